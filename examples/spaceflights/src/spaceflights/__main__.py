@@ -1,0 +1,25 @@
+"""Allow running the project with ``python -m spaceflights`` (same as ``kedro run``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from kedro.framework.cli.utils import find_run_command
+from kedro.framework.project import configure_project
+
+
+def main(*args: Any, **kwargs: Any) -> Any:
+    package_name = Path(__file__).parent.name
+    configure_project(package_name)
+
+    # Let click raise instead of calling sys.exit when used from a REPL.
+    kwargs["standalone_mode"] = not hasattr(sys, "ps1")
+
+    run = find_run_command(package_name)
+    return run(*args, **kwargs)
+
+
+if __name__ == "__main__":
+    main()

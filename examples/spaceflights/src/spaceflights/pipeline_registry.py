@@ -1,0 +1,21 @@
+"""Register the project's pipelines."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline
+
+from spaceflights.pipelines import data_processing, data_science
+
+
+def register_pipelines() -> dict[str, Pipeline]:
+    """Map pipeline names to ``Pipeline`` objects.
+
+    ``__default__`` runs data processing followed by both modelling variants.
+    """
+    processing = data_processing.create_pipeline()
+    modelling = data_science.create_pipeline()
+    return {
+        "data_processing": processing,
+        "data_science": modelling,
+        "__default__": processing + modelling,
+    }

@@ -1,0 +1,299 @@
+"""``conf/<env>/dagster.yml``: the models that validate it and the function that resolves it.
+
+The file keeps the seed format of named executors, so a kedro-dagster project's file is understood::
+
+    executors:                  # name -> {kind: options}
+      local_pool:
+        multiprocess: {max_concurrent: 4}
+    runner:                     # what DagsterRunner does with them
+      executor: local_pool      # a name above, or a bare kind
+      instance: ephemeral       # ephemeral | dagster_home
+      handoff: /mnt/shared/kdr  # where non-persisted data crosses processes (fsspec URI)
+
+Sections kedro-dagster uses for its own code location (``jobs``, ``schedules``, ``sensors``,
+``loggers``) are accepted and ignored. Any problem raises :class:`ConfigError` naming the file, the
+key path and the allowed values, before anything runs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+
+from kedro_dagster_runner.errors import ConfigError, MissingExtraError
+
+IGNORED_SECTIONS = ("jobs", "schedules", "sensors", "loggers", "definitions", "dev")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _normalise_retries(value: Any) -> bool:
+    """Accept Dagster's selector form (``{enabled: {}}`` / ``{disabled: {}}``) or a boolean."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in {"enabled", "disabled"}:
+        return next(iter(value)) == "enabled"
+    raise ValueError("expected true/false or {enabled: {}} / {disabled: {}}")
+
+
+class InProcessOptions(_Strict):
+    """Run every node in the ``kedro run`` process, one after the other."""
+
+    retries: bool = Field(default=False, description="Let Dagster retry steps that ask for it.")
+
+    _normalise = field_validator("retries", mode="before")(lambda cls, v: _normalise_retries(v))
+
+
+class TagConcurrencyLimit(_Strict):
+    """At most ``limit`` steps whose Dagster tag ``key`` (=``value``) run at once."""
+
+    key: str
+    value: str | None = None
+    limit: PositiveInt
+
+
+class MultiprocessOptions(_Strict):
+    """Dagster's multiprocess executor: each node in a child process."""
+
+    max_concurrent: PositiveInt | None = Field(
+        default=None, description="Processes running at once (default: the number of CPUs)."
+    )
+    start_method: Literal["spawn", "forkserver"] = "spawn"
+    preload_modules: list[str] | None = Field(
+        default=None, description="Modules the forkserver imports once (forkserver only)."
+    )
+    tag_concurrency_limits: list[TagConcurrencyLimit] | None = None
+    retries: bool = False
+
+    _normalise = field_validator("retries", mode="before")(lambda cls, v: _normalise_retries(v))
+
+    @field_validator("start_method", mode="before")
+    @classmethod
+    def _selector_form(cls, value: Any) -> Any:
+        """Accept Dagster's ``{forkserver: {...}}`` selector as well as the bare name."""
+        if isinstance(value, Mapping) and len(value) == 1:
+            return next(iter(value))
+        return value
+
+
+class PassThroughOptions(BaseModel):
+    """Options of an integration executor, handed to its Dagster executor unchanged."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+OPTION_MODELS: dict[str, type[BaseModel]] = {
+    "in_process": InProcessOptions,
+    "multiprocess": MultiprocessOptions,
+}
+# kind -> (pip extra, importable module) for the executors that live in integration packages.
+INTEGRATION_KINDS: dict[str, tuple[str, str]] = {
+    "dask": ("dask", "dagster_dask"),
+    "celery": ("celery", "dagster_celery"),
+    "docker": ("docker", "dagster_docker"),
+    "celery_docker": ("celery", "dagster_celery_docker"),
+    "k8s": ("k8s", "dagster_k8s"),
+    "celery_k8s": ("k8s", "dagster_celery_k8s"),
+}
+ALL_KINDS: tuple[str, ...] = (*OPTION_MODELS, *INTEGRATION_KINDS)
+
+
+class ExecutorChoice(_Strict):
+    """One executor, resolved: its kind and validated options."""
+
+    name: str
+    kind: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def runs_in_driver(self) -> bool:
+        """True when every node runs inside the ``kedro run`` process."""
+        return self.kind == "in_process"
+
+
+class RunnerSettings(_Strict):
+    """The ``runner:`` section: what DagsterRunner does for ``kedro run``."""
+
+    executor: str = Field(default="in_process", description="An executor name or a bare kind.")
+    instance: Literal["ephemeral", "dagster_home"] = Field(
+        default="ephemeral",
+        description="ephemeral: a throw-away instance; dagster_home: the one $DAGSTER_HOME points at.",
+    )
+    handoff: str | None = Field(
+        default=None,
+        description="Directory or fsspec URI for data crossing processes (default: a temp dir).",
+    )
+    dagster_logs: Literal["off", "error", "warning", "info", "debug"] = Field(
+        default="off", description="Level of Dagster's own event log printed to the terminal."
+    )
+    progress: Literal["auto", "always", "never"] = Field(
+        default="auto", description="Progress bar: auto shows it on a terminal for long runs."
+    )
+
+
+class DagsterFileModel(_Strict):
+    """The whole ``dagster.yml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    executors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    runner: RunnerSettings = Field(default_factory=RunnerSettings)
+
+
+class ResolvedConfig(_Strict):
+    """What a run uses: the runner settings and the chosen executor with its options."""
+
+    runner: RunnerSettings
+    executor: ExecutorChoice
+
+
+RUNNER_KEYS = frozenset(RunnerSettings.model_fields)
+
+
+def _format_validation_error(error: ValidationError, prefix: str) -> str:
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in (prefix, *item["loc"]) if part != "")
+        lines.append(f"  {path}: {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _fail(source: str, problem: str) -> ConfigError:
+    return ConfigError(f"Invalid DagsterRunner configuration in {source}:\n{problem}")
+
+
+def _validate_options(kind: str, options: Any, key_path: str, source: str) -> dict[str, Any]:
+    if options is None:
+        options = {}
+    if not isinstance(options, Mapping):
+        raise _fail(source, f"  {key_path}: expected a mapping of options, got {options!r}")
+    model = OPTION_MODELS.get(kind, PassThroughOptions)
+    try:
+        return model.model_validate(dict(options)).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        allowed = ", ".join(model.model_fields) if model is not PassThroughOptions else "any"
+        raise _fail(
+            source, f"{_format_validation_error(exc, key_path)}\n  allowed keys: {allowed}"
+        ) from None
+
+
+def _parse_executor_entry(name: str, entry: Any, source: str) -> tuple[str, Any]:
+    if not isinstance(entry, Mapping) or len(entry) != 1:
+        raise _fail(
+            source,
+            f"  executors.{name}: expected exactly one executor kind as key "
+            f"(one of {', '.join(ALL_KINDS)}), got {entry!r}",
+        )
+    kind, options = next(iter(entry.items()))
+    if kind not in ALL_KINDS:
+        raise _fail(
+            source,
+            f"  executors.{name}: unknown executor kind '{kind}'; allowed: {', '.join(ALL_KINDS)}",
+        )
+    return kind, options
+
+
+def ensure_extra_installed(kind: str) -> None:
+    """Raise :class:`MissingExtraError` when the integration package behind ``kind`` is absent."""
+    if kind in INTEGRATION_KINDS:
+        extra, module = INTEGRATION_KINDS[kind]
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtraError(kind, extra, module)
+
+
+def resolve_config(
+    raw: Mapping[str, Any] | None,
+    overrides: Mapping[str, Any] | None = None,
+    source: str = "dagster.yml",
+) -> ResolvedConfig:
+    """Validate ``dagster.yml`` content, apply ``--runner-params`` and pick the executor.
+
+    Args:
+        raw: The merged content of ``dagster.yml`` (``None`` or empty when there is no file).
+        overrides: ``--runner-params``; keys of ``runner:`` replace the file's, any other key is
+            an option of the chosen executor (e.g. ``max_concurrent=2``).
+        source: The file(s) the content came from, used in error messages.
+
+    Raises:
+        ConfigError: The file or an override is invalid, or names an unknown executor.
+        MissingExtraError: The chosen executor's integration package is not installed.
+    """
+    raw = dict(raw or {})
+    for section in IGNORED_SECTIONS:
+        raw.pop(section, None)
+    try:
+        parsed = DagsterFileModel.model_validate(raw)
+    except ValidationError as exc:
+        allowed = "executors, runner (ignored: " + ", ".join(IGNORED_SECTIONS) + ")"
+        raise _fail(
+            source,
+            f"{_format_validation_error(exc, '')}\n  allowed top-level keys: {allowed}; "
+            f"allowed runner keys: {', '.join(sorted(RUNNER_KEYS))}",
+        ) from None
+
+    overrides = dict(overrides or {})
+    runner_overrides = {k: v for k, v in overrides.items() if k in RUNNER_KEYS}
+    option_overrides = {k: v for k, v in overrides.items() if k not in RUNNER_KEYS}
+    try:
+        runner = RunnerSettings.model_validate(
+            {**parsed.runner.model_dump(), **runner_overrides}
+        )
+    except ValidationError as exc:
+        raise _fail(
+            f"{source} + --runner-params", _format_validation_error(exc, "runner")
+        ) from None
+
+    declared = {
+        name: _parse_executor_entry(name, entry, source) for name, entry in parsed.executors.items()
+    }
+    if runner.executor in declared:
+        kind, options = declared[runner.executor]
+        key_path = f"executors.{runner.executor}.{kind}"
+    elif runner.executor in ALL_KINDS:
+        kind, options, key_path = runner.executor, {}, f"runner.executor ({runner.executor})"
+    else:
+        names = ", ".join([*declared, *ALL_KINDS])
+        raise _fail(
+            source,
+            f"  runner.executor: '{runner.executor}' is neither an executor defined under "
+            f"'executors' nor a known kind; allowed: {names}",
+        )
+    merged_options = {**dict(options or {}), **option_overrides}
+    validated = _validate_options(kind, merged_options, key_path, source)
+    ensure_extra_installed(kind)
+    return ResolvedConfig(
+        runner=runner,
+        executor=ExecutorChoice(name=runner.executor, kind=kind, options=validated),
+    )
+
+
+def describe_sources(conf_source: str | None, env: str | None, base_env: str = "base") -> str:
+    """Name the dagster.yml files a config loader would read, for error messages."""
+    if not conf_source:
+        return "dagster.yml"
+    root = Path(conf_source)
+    envs: Iterable[str] = [base_env] + ([env] if env and env != base_env else [])
+    found = [str(p) for e in envs for p in sorted((root / e).glob("dagster*.y*ml"))]
+    return ", ".join(found) if found else f"{root}/<env>/dagster.yml"
+
+
+def load_project_config(config_loader: Any) -> Mapping[str, Any] | None:
+    """Read ``dagster*`` files through the project's own config loader (env layering, resolvers).
+
+    Returns ``None`` when the project has no such file.
+    """
+    from kedro.config import MissingConfigException
+
+    patterns = getattr(config_loader, "config_patterns", None)
+    if patterns is not None and "dagster" not in patterns:
+        patterns["dagster"] = ["dagster*", "dagster*/**"]
+    try:
+        return config_loader["dagster"]
+    except (MissingConfigException, KeyError):
+        return None

@@ -1,0 +1,48 @@
+"""Exceptions raised by DagsterRunner; each names the thing the user has to fix."""
+
+from __future__ import annotations
+
+
+class DagsterRunnerError(Exception):
+    """Base class of every error raised by kedro-dagster-runner."""
+
+
+class ConfigError(DagsterRunnerError):
+    """``dagster.yml`` or ``--runner-params`` is invalid; raised before any node runs."""
+
+
+class MissingExtraError(DagsterRunnerError):
+    """The chosen executor needs a package that is not installed."""
+
+    def __init__(self, kind: str, extra: str, module: str) -> None:
+        super().__init__(
+            f"Executor kind '{kind}' needs the '{module}' package, which is not installed. "
+            f"Install it with: pip install 'kedro-dagster-runner[{extra}]'"
+        )
+        self.kind = kind
+        self.extra = extra
+
+
+class UnpicklableDataError(DagsterRunnerError):
+    """Data that has to cross a process boundary cannot be serialised with cloudpickle."""
+
+
+class NodeFailedError(DagsterRunnerError):
+    """A Kedro node raised while running as a Dagster step.
+
+    The original exception is chained as ``__cause__`` (and is also kept in ``original``);
+    when the node ran in another process the remote traceback is part of the message.
+    """
+
+    def __init__(self, node_name: str, message: str, original: BaseException | None) -> None:
+        super().__init__(message)
+        self.node_name = node_name
+        self.original = original
+
+
+class RemoteNodeError(Exception):
+    """Stands in for a node's exception that could not be sent back from its worker process."""
+
+    def __init__(self, exception_class: str, message: str) -> None:
+        super().__init__(f"{exception_class}: {message}")
+        self.exception_class = exception_class

@@ -1,0 +1,94 @@
+"""The job factory: one Dagster op per Kedro node, built from the run spec alone.
+
+``build_job`` is a module-level function of a JSON string so that
+``dagster.build_reconstructable_job`` can point at it: every executor rebuilds the identical job
+in its own process without importing the Kedro project. Op dependencies come from dataset names:
+an op has one ``Nothing`` input per dataset it reads that another op of the run writes, and one
+``Nothing`` output per dataset it writes, so the Dagster graph shows Kedro's data flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from kedro_dagster_runner.naming import dagster_name
+from kedro_dagster_runner.spec import NodeSpec, RunSpec
+
+KEDRO_NODE_TAG = "kedro/node"
+
+
+def _make_op(spec: RunSpec, node: NodeSpec, consumed: set[str]) -> Any:
+    import dagster
+
+    from kedro_dagster_runner.worker import run_node
+
+    ins = {dagster_name(name): dagster.In(dagster.Nothing) for name in node.inputs if name in consumed}
+    outs = {dagster_name(name): dagster.Out(dagster.Nothing) for name in node.outputs}
+
+    @dagster.op(
+        name=node.op_name,
+        ins=ins,
+        out=outs,
+        description=f"Kedro node {node.name}",
+        tags={KEDRO_NODE_TAG: node.name},
+    )
+    def compute() -> Iterator[Any]:
+        run_node(spec, node)
+        for output_name in outs:
+            yield dagster.Output(None, output_name=output_name)
+
+    return compute
+
+
+def _graph_dependencies(spec: RunSpec) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    import dagster
+
+    producer: dict[str, str] = {}
+    for node in spec.nodes:
+        for output in node.outputs:
+            producer[output] = node.op_name
+    dependencies: dict[str, dict[str, Any]] = {}
+    consumed: set[str] = set()
+    for node in spec.nodes:
+        edges = {}
+        for name in node.inputs:
+            upstream = producer.get(name)
+            if upstream is not None and upstream != node.op_name:
+                edges[dagster_name(name)] = dagster.DependencyDefinition(upstream, dagster_name(name))
+                consumed.add(name)
+        dependencies[node.op_name] = edges
+    return dependencies, consumed
+
+
+@lru_cache(maxsize=4)
+def build_job(spec_json: str) -> Any:
+    """Build the Dagster job of a run from its JSON run spec (the reconstruction target)."""
+    import dagster
+
+    from kedro_dagster_runner.executors import executor_definition
+
+    spec = RunSpec.from_json(spec_json)
+    dependencies, consumed = _graph_dependencies(spec)
+    ops = [_make_op(spec, node, consumed) for node in spec.nodes]
+    graph = dagster.GraphDefinition(
+        name=spec.job_name,
+        node_defs=ops,
+        dependencies=dependencies,
+        description=f"Kedro run {spec.run_id}",
+    )
+    return graph.to_job(
+        name=spec.job_name,
+        executor_def=executor_definition(spec.executor_kind),
+        tags=spec.tags,
+    )
+
+
+def reconstructable_job(spec: RunSpec) -> Any:
+    """A ``ReconstructableJob`` pointing at :func:`build_job` with the spec's JSON."""
+    import dagster
+
+    return dagster.build_reconstructable_job(
+        "kedro_dagster_runner.job", "build_job", reconstructable_args=(spec.to_json(),)
+    )

@@ -1,0 +1,89 @@
+"""What the terminal shows while the Dagster run goes: Kedro-style lines, and a bar for long runs.
+
+The driver iterates over the run's Dagster events; :class:`RunProgress` turns step events into the
+lines a Kedro user knows ("Completed node: X", "Completed 3 out of 7 tasks") and keeps track of
+which nodes finished, failed or were skipped, which the runner needs for the resume hint.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from kedro_dagster_runner.spec import RunSpec
+
+BAR_MIN_NODES = 20
+
+
+@dataclass
+class RunProgress:
+    """Follows step events of one run.
+
+    Attributes:
+        done: Kedro names of the nodes that completed.
+        failed: Op names of the steps that failed, in the order they failed.
+        skipped: Op names of the steps Dagster skipped (upstream failure).
+    """
+
+    spec: RunSpec
+    logger: logging.Logger
+    show_bar: bool = False
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    _bar: Any = None
+    _task: Any = None
+
+    @classmethod
+    def for_run(cls, spec: RunSpec, logger: logging.Logger, mode: str) -> RunProgress:
+        """``mode``: always | never | auto (a bar on a terminal when the run has many nodes)."""
+        show = mode == "always" or (
+            mode == "auto" and sys.stderr.isatty() and len(spec.nodes) >= BAR_MIN_NODES
+        )
+        return cls(spec=spec, logger=logger, show_bar=show)
+
+    def __enter__(self) -> RunProgress:
+        if self.show_bar:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self._bar = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("Running nodes", total=len(self.spec.nodes))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def _node_name(self, step_key: str | None) -> str:
+        node = self.spec.node_by_op.get(step_key or "")
+        return node.name if node else str(step_key)
+
+    def handle(self, event: Any) -> None:
+        """Consume one ``DagsterEvent``."""
+        kind = event.event_type_value
+        if kind == "STEP_SUCCESS":
+            name = self._node_name(event.step_key)
+            self.done.append(name)
+            self.logger.info("Completed node: %s", name)
+            self.logger.info(
+                "Completed %d out of %d tasks", len(self.done), len(self.spec.nodes)
+            )
+            if self._bar is not None:
+                self._bar.advance(self._task)
+        elif kind == "STEP_FAILURE":
+            self.failed.append(str(event.step_key))
+            error = getattr(event.step_failure_data, "error", None)
+            if error is not None:
+                self.errors[str(event.step_key)] = error.to_string()
+        elif kind == "STEP_SKIPPED":
+            self.skipped.append(str(event.step_key))

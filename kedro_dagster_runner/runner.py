@@ -1,0 +1,336 @@
+"""``DagsterRunner``: a Kedro runner that executes the pipeline as an ephemeral Dagster job."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import uuid
+from collections import Counter
+from itertools import chain
+from typing import TYPE_CHECKING, Any
+
+from kedro.runner.runner import AbstractRunner
+
+from kedro_dagster_runner.config import (
+    ResolvedConfig,
+    describe_sources,
+    load_project_config,
+    resolve_config,
+)
+from kedro_dagster_runner.errors import (
+    DagsterRunnerError,
+    NodeFailedError,
+    RemoteNodeError,
+    UnpicklableDataError,
+)
+from kedro_dagster_runner.handoff import HandoffStore, needs_handoff
+from kedro_dagster_runner.naming import dagster_name, unique_op_names
+from kedro_dagster_runner.session_capture import DriverContext, session_capture
+from kedro_dagster_runner.spec import NodeSpec, ProjectSpec, RunSpec
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+    from pluggy import PluginManager
+
+    from kedro_dagster_runner.progress import RunProgress
+
+_LOGGER = logging.getLogger("kedro_dagster_runner")
+if _LOGGER.level == logging.NOTSET:  # like Kedro's own "kedro" logger: INFO unless configured
+    _LOGGER.setLevel(logging.INFO)
+
+_DAGSTER_LOG_LEVELS = {
+    "off": "CRITICAL",
+    "error": "ERROR",
+    "warning": "WARNING",
+    "info": "INFO",
+    "debug": "DEBUG",
+}
+
+
+class DagsterRunner(AbstractRunner):
+    """Runs a Kedro pipeline as a Dagster job, one op per node, on a configurable executor.
+
+    Configuration comes from ``conf/<env>/dagster.yml`` (see :mod:`kedro_dagster_runner.config`);
+    keyword arguments (``--runner-params``) override it: keys of the ``runner:`` section
+    (``executor``, ``instance``, ``handoff``, ``dagster_logs``, ``progress``) replace the file's,
+    any other key is an option of the chosen executor (e.g. ``max_concurrent=2``).
+
+    ``AbstractRunner.run`` is kept as is (input checks, warm-up, ``--only-missing-outputs``, the
+    returned dataset mapping); this class implements ``_run``. Pipeline hooks are fired by the
+    session in the driver; node and dataset hooks fire in the process that runs the node.
+    """
+
+    def __init__(self, is_async: bool = False, **runner_params: Any) -> None:
+        """Create the runner.
+
+        Args:
+            is_async: Load and save a node's datasets with threads (Kedro's ``is_async``).
+            **runner_params: Overrides of dagster.yml, as described on the class.
+        """
+        super().__init__(is_async=is_async)
+        self._runner_params = dict(runner_params)
+
+    @property
+    def _logger(self) -> logging.Logger:
+        return _LOGGER
+
+    def _get_executor(self, max_workers: int) -> Executor | None:
+        """Not used: Dagster's executor schedules the nodes."""
+        return None
+
+    def resolve_config(self, driver: DriverContext | None) -> ResolvedConfig:
+        """Merge the project's dagster.yml (if any) with this runner's parameters."""
+        raw = load_project_config(driver.config_loader) if driver is not None else None
+        source = (
+            describe_sources(driver.conf_source, driver.env) if driver is not None else "defaults"
+        )
+        return resolve_config(raw, self._runner_params, source=source)
+
+    def _run(
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        hook_manager: PluginManager | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        """Build the run spec and the job, execute it and report the outcome the Kedro way."""
+        from kedro.io.core import generate_timestamp
+
+        from kedro_dagster_runner.executors import executor_definition, runs_in_driver
+
+        driver = session_capture.for_run(run_id)
+        config = self.resolve_config(driver)
+        kind = config.executor.kind
+        executor_definition(kind)  # unsupported kinds fail here, before any node runs
+        in_driver = runs_in_driver(kind)
+        if not in_driver and driver is None:
+            raise DagsterRunnerError(
+                f"Executor '{config.executor.name}' ({kind}) runs nodes in other processes, which "
+                "rebuild the Kedro project; that needs a run started through a KedroSession "
+                "(`kedro run` or `KedroSession.run`). Use the in_process executor otherwise."
+            )
+        run_id = run_id or generate_timestamp()
+        handoff_root = None if in_driver else self._handoff_root(config, run_id)
+        spec = self._build_spec(pipeline, catalog, config, driver, run_id, handoff_root)
+        self._logger.info(
+            "Running %d nodes as Dagster job '%s' on the %s executor",
+            len(spec.nodes),
+            spec.job_name,
+            kind,
+        )
+        store = HandoffStore(spec.handoff_uri) if spec.handoff_uri else None
+        try:
+            if store is not None:
+                self._check_cross_process_data(pipeline, catalog, spec, store)
+            self._execute(pipeline, catalog, hook_manager, spec, config, store)
+        finally:
+            if store is not None:
+                store.remove()
+            if handoff_root is not None and config.runner.handoff is None:
+                shutil.rmtree(handoff_root, ignore_errors=True)
+
+    @staticmethod
+    def _handoff_root(config: ResolvedConfig, run_id: str) -> str:
+        if config.runner.handoff is None:
+            return tempfile.mkdtemp(prefix="kedro-dagster-handoff-")
+        return config.runner.handoff.rstrip("/")
+
+    def _build_spec(
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        config: ResolvedConfig,
+        driver: DriverContext | None,
+        run_id: str,
+        handoff_root: str | None,
+    ) -> RunSpec:
+        nodes = pipeline.nodes
+        op_names = unique_op_names(node.name for node in nodes)
+        pipeline_names = (driver.pipeline_names if driver else None) or ["__default__"]
+        project = None
+        if driver is not None:
+            project = ProjectSpec(
+                project_path=driver.project_path,
+                package_name=driver.package_name,
+                env=driver.env,
+                conf_source=driver.conf_source,
+                runtime_params=driver.runtime_params,
+                pipeline_names=driver.pipeline_names,
+                load_versions=driver.load_versions,
+            )
+        handoff_uri = None
+        handoff_datasets: list[str] = []
+        if handoff_root is not None:
+            handoff_uri = f"{handoff_root}/{run_id}-{uuid.uuid4().hex[:8]}"
+            handoff_datasets = sorted(
+                name for name in pipeline.datasets() if needs_handoff(name, catalog)
+            )
+        tags = {
+            "kedro/run_id": run_id,
+            "kedro/env": (driver.env if driver else None) or "",
+            "kedro/pipeline": ",".join(pipeline_names),
+            "kedro/runner": "DagsterRunner",
+        }
+        return RunSpec(
+            run_id=run_id,
+            job_name="kedro_" + "_".join(dagster_name(n).strip("_") or "_" for n in pipeline_names),
+            nodes=[
+                NodeSpec(
+                    name=node.name,
+                    op_name=op_names[node.name],
+                    inputs=list(node.inputs),
+                    outputs=list(node.outputs),
+                    tags=sorted(node.tags),
+                )
+                for node in nodes
+            ],
+            executor_kind=config.executor.kind,
+            executor_options=config.executor.options,
+            handoff_uri=handoff_uri,
+            handoff_datasets=handoff_datasets,
+            project=project,
+            is_async=self._is_async,
+            tags=tags,
+        )
+
+    @staticmethod
+    def _consumers(pipeline: Pipeline, dataset: str) -> list[str]:
+        return sorted(node.name for node in pipeline.nodes if dataset in node.inputs)
+
+    def _check_cross_process_data(
+        self, pipeline: Pipeline, catalog: CatalogProtocol, spec: RunSpec, store: HandoffStore
+    ) -> None:
+        """Fail before the run when data cannot cross processes, naming dataset and nodes.
+
+        Single-process datasets (``_SINGLE_PROCESS``) are refused; in-memory pipeline inputs are
+        written to the handoff store now, so unpicklable ones are caught before any node runs.
+        """
+        for name in sorted(pipeline.datasets()):
+            if name in catalog and getattr(catalog.get(name), "_SINGLE_PROCESS", False):
+                raise UnpicklableDataError(
+                    f"Dataset '{name}' (used by nodes {self._consumers(pipeline, name)}) is a "
+                    f"single-process dataset and cannot be used with the "
+                    f"'{spec.executor_kind}' executor; use in_process."
+                )
+        for name in sorted(pipeline.inputs() & set(spec.handoff_datasets)):
+            try:
+                store.save(name, catalog.load(name))
+            except UnpicklableDataError as exc:
+                raise UnpicklableDataError(
+                    f"{exc} It is an input of nodes {self._consumers(pipeline, name)}."
+                ) from exc.__cause__
+
+    def _execute(
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        hook_manager: PluginManager | None,
+        spec: RunSpec,
+        config: ResolvedConfig,
+        store: HandoffStore | None,
+    ) -> None:
+        from dagster._core.execution.api import execute_run_iterator
+
+        from kedro_dagster_runner.executors import executor_run_config
+        from kedro_dagster_runner.instance import open_instance
+        from kedro_dagster_runner.job import reconstructable_job
+        from kedro_dagster_runner.progress import RunProgress
+        from kedro_dagster_runner.worker import NodeRuntime, register_live, unregister_live
+
+        nodes_by_name = {node.name: node for node in pipeline.nodes}
+        live = store is None
+        if live:
+            register_live(
+                spec.run_id,
+                NodeRuntime(nodes=nodes_by_name, catalog=catalog, hook_manager=hook_manager),
+            )
+        load_counts = Counter(chain.from_iterable(n.inputs for n in pipeline.nodes))
+        recon = reconstructable_job(spec)
+        log_level = _DAGSTER_LOG_LEVELS[config.runner.dagster_logs]
+        run_config = {
+            "execution": {"config": executor_run_config(spec.executor_kind, spec.executor_options)},
+            "loggers": {"console": {"config": {"log_level": log_level}}},
+        }
+        runtime = None
+        try:
+            with open_instance(config.runner.instance, not live, log_level) as instance:
+                dagster_run = instance.create_run_for_job(
+                    job_def=recon.get_definition(),
+                    run_config=run_config,
+                    tags=spec.tags,
+                    job_code_origin=recon.get_python_origin(),
+                )
+                progress = RunProgress.for_run(spec, self._logger, config.runner.progress)
+                run_failure: str | None = None
+                with progress:
+                    for event in execute_run_iterator(recon, dagster_run, instance):
+                        before = len(progress.done)
+                        progress.handle(event)
+                        if live and len(progress.done) > before:
+                            node = nodes_by_name[progress.done[-1]]
+                            self._release_datasets(node, catalog, load_counts, pipeline)
+                        if event.event_type_value in {"RUN_FAILURE", "PIPELINE_FAILURE"}:
+                            run_failure = event.message
+                status = instance.get_run_by_id(dagster_run.run_id).status.value
+        finally:
+            if live:
+                runtime = unregister_live(spec.run_id)
+        if progress.failed or status != "SUCCESS":
+            done_nodes = [nodes_by_name[name] for name in progress.done]
+            self._suggest_resume_scenario(pipeline, done_nodes, catalog)
+            raise self._failure(spec, progress, runtime, store, run_failure, status)
+        if store is not None:
+            self._return_free_outputs(pipeline, catalog, spec, store)
+
+    def _failure(
+        self,
+        spec: RunSpec,
+        progress: RunProgress,
+        runtime: Any,
+        store: HandoffStore | None,
+        run_failure: str | None,
+        status: str,
+    ) -> DagsterRunnerError:
+        """The exception ``kedro run`` ends with: the first failed node and its original error."""
+        if not progress.failed:
+            return DagsterRunnerError(
+                f"Dagster run of job '{spec.job_name}' ended with status {status}: "
+                f"{run_failure or 'no step failed; see the Dagster event log'}"
+            )
+        op_name = progress.failed[0]
+        node = spec.node_by_op[op_name]
+        original: BaseException | None = None
+        detail = ""
+        if runtime is not None:
+            original = runtime.failures.get(op_name)
+        elif store is not None and (record := store.failure(op_name)) is not None:
+            original = record.exception or RemoteNodeError(record.exception_class, record.message)
+            detail = (
+                f"\nThe node ran in process {record.pid} on {record.host}; its traceback:\n"
+                f"{record.traceback}"
+            )
+        if original is None:
+            original = RemoteNodeError("UnknownError", progress.errors.get(op_name, "unknown"))
+        message = f"Node '{node.name}' failed: {type(original).__name__}: {original}{detail}"
+        others = [spec.node_by_op[op].name for op in progress.failed[1:]]
+        if others:
+            message += f"\nThese nodes failed too: {', '.join(others)}"
+        error = NodeFailedError(node.name, message, original)
+        error.__cause__ = original
+        return error
+
+    def _return_free_outputs(
+        self, pipeline: Pipeline, catalog: CatalogProtocol, spec: RunSpec, store: HandoffStore
+    ) -> None:
+        """Put in-memory free outputs, produced in workers, back into the driver's catalog."""
+        for name in sorted(pipeline.outputs() & set(spec.handoff_datasets)):
+            data = store.load(name)
+            if name in catalog:
+                catalog.save(name, data)
+            else:
+                catalog[name] = data
+

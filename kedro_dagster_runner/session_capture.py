@@ -1,0 +1,71 @@
+"""A Kedro hook plugin that tells DagsterRunner which project, env and run it is part of.
+
+Kedro builds the runner before the session exists and hands ``_run`` only the pipeline, the
+catalog and the hook manager. Worker processes, however, must rebuild the same Kedro context, so
+the runner needs the project path, package, env, conf_source, runtime params, pipeline names and
+load versions. This plugin is registered through the ``kedro.hooks`` entry point and records them
+from ``after_context_created`` and ``before_pipeline_run``; it never changes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+
+
+@dataclass
+class DriverContext:
+    """What the driver's session knows about the run, as seen by the hooks."""
+
+    project_path: str
+    package_name: str | None
+    env: str | None
+    conf_source: str | None
+    runtime_params: dict[str, Any]
+    config_loader: Any
+    pipeline_names: list[str] | None = None
+    load_versions: dict[str, str] = field(default_factory=dict)
+    run_params: dict[str, Any] = field(default_factory=dict)
+
+
+class SessionCapture:
+    """Records the latest context and, per Kedro run id, the run parameters of the session."""
+
+    def __init__(self) -> None:
+        self._latest: DriverContext | None = None
+        self._by_run_id: dict[str, DriverContext] = {}
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        loader = context.config_loader
+        self._latest = DriverContext(
+            project_path=str(context.project_path),
+            package_name=getattr(context, "_package_name", None),
+            env=context.env,
+            conf_source=getattr(loader, "conf_source", None),
+            runtime_params=dict(getattr(context, "_runtime_params", None) or {}),
+            config_loader=loader,
+        )
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        if self._latest is None:
+            return
+        run_id = run_params.get("run_id")
+        if not run_id:
+            return
+        self._latest.pipeline_names = list(run_params.get("pipeline_names") or []) or None
+        self._latest.load_versions = dict(run_params.get("load_versions") or {})
+        self._latest.run_params = dict(run_params)
+        self._by_run_id[run_id] = self._latest
+
+    def for_run(self, run_id: str | None) -> DriverContext | None:
+        """Return the session data of the run ``run_id`` and forget it (one run per session)."""
+        if run_id is None:
+            return None
+        return self._by_run_id.pop(run_id, None)
+
+
+session_capture = SessionCapture()

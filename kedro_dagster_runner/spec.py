@@ -1,0 +1,85 @@
+"""The run spec: everything a worker needs to run a node, as one JSON document.
+
+The driver never ships the catalog, the hook manager or node objects (the catalog class is
+composed at runtime and does not pickle; lambda nodes do not either). Workers rebuild them from
+the project described here. The spec is also the single argument of the job factory, so any
+Dagster executor can rebuild the job from it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """How to rebuild the driver's Kedro context in another process."""
+
+    project_path: str
+    package_name: str | None
+    env: str | None
+    conf_source: str | None
+    runtime_params: dict[str, Any] = field(default_factory=dict)
+    pipeline_names: list[str] | None = None
+    load_versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One Kedro node as the job sees it: names and dataset edges only."""
+
+    name: str
+    op_name: str
+    inputs: list[str]
+    outputs: list[str]
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One ``kedro run`` executed by DagsterRunner.
+
+    Attributes:
+        run_id: Kedro's run id (the session id); also the save version of versioned datasets.
+        job_name: Name of the Dagster job.
+        nodes: The nodes to run, in Kedro's topological order.
+        executor_kind / executor_options: The Dagster executor the job is built with.
+        handoff_uri: Run-scoped location of data that crosses processes.
+        handoff_datasets: Datasets that go through the handoff store instead of the catalog.
+        project: How workers rebuild the Kedro context; ``None`` when the run is in-process only.
+        is_async: Kedro's ``is_async`` (threads for load/save inside a node).
+        tags: Dagster run tags.
+    """
+
+    run_id: str
+    job_name: str
+    nodes: list[NodeSpec]
+    executor_kind: str
+    executor_options: dict[str, Any] = field(default_factory=dict)
+    handoff_uri: str | None = None
+    handoff_datasets: list[str] = field(default_factory=list)
+    project: ProjectSpec | None = None
+    is_async: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Serialise to the canonical JSON string (stable key order)."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        """Inverse of :meth:`to_json`."""
+        data = json.loads(text)
+        project = data.pop("project")
+        nodes = [NodeSpec(**node) for node in data.pop("nodes")]
+        return cls(
+            **data, nodes=nodes, project=ProjectSpec(**project) if project is not None else None
+        )
+
+    @cached_property
+    def node_by_op(self) -> dict[str, NodeSpec]:
+        """Op name -> node (the authoritative reverse of the op naming)."""
+        return {node.op_name: node for node in self.nodes}
