@@ -1,0 +1,1 @@
+"""A tiny Kedro project the tests run under every runner."""

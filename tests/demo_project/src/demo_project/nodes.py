@@ -1,0 +1,51 @@
+"""Node functions of the demo project: small, deterministic, some of them failing on purpose."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def double(numbers: list[int], factor: int) -> list[int]:
+    return [n * factor for n in numbers]
+
+
+def add_offset(values: list[int], stats: dict[str, Any]) -> list[int]:
+    return [v + stats["offset"] for v in values]
+
+
+def total(values: list[int]) -> int:
+    return sum(values)
+
+
+def summarise(values: list[int], first: int, second: int) -> dict[str, Any]:
+    return {"count": len(values), "max": max(values), "first": first, "second": second}
+
+
+def make_report(summary: dict[str, Any]) -> str:
+    return f"{summary['count']} values, max {summary['max']}"
+
+
+def spread(values: list[int]) -> dict[str, int]:
+    return {"min": min(values), "max": max(values)}
+
+
+def explode(values: list[int]) -> list[int]:
+    raise ValueError(f"explode refused {len(values)} values")
+
+
+class LocalHandle:
+    """Stands for a process-bound resource (a connection, a lock): copyable, never picklable."""
+
+    def __deepcopy__(self, memo: dict) -> LocalHandle:
+        return self
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a LocalHandle is bound to its process")
+
+
+def make_lock(values: list[int]) -> Any:
+    return LocalHandle()
+
+
+def use_lock(lock: Any) -> int:
+    return 1

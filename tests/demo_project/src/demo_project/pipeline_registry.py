@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline, node
+
+from demo_project import nodes as n
+
+
+def _stats(namespace: str) -> Pipeline:
+    return Pipeline(
+        [
+            node(n.add_offset, ["doubled", "params:stats"], "shifted", name="shift"),
+            node(n.total, "shifted", "total", name="sum", tags=["stats"]),
+        ],
+        namespace=namespace,
+        inputs={"doubled"},
+        parameters={"params:stats"},
+    )
+
+
+def register_pipelines() -> dict[str, Pipeline]:
+    main = Pipeline(
+        [
+            node(n.double, ["numbers", "params:factor"], "doubled", name="double", tags=["prep"]),
+            node(
+                n.summarise,
+                ["doubled", "first.total", "second.total"],
+                "summary",
+                name="summarise",
+            ),
+            node(n.make_report, "summary", "report", name="make_report", tags=["report"]),
+            node(n.spread, "doubled", "spread", name="spread"),
+        ]
+    )
+    main = main + _stats("first") + _stats("second")
+    failing = Pipeline(
+        [
+            node(n.double, ["numbers", "params:factor"], "partial", name="double_partial"),
+            node(n.explode, "partial", "exploded", name="explode"),
+            node(n.total, "exploded", "never", name="after_explode"),
+        ]
+    )
+    unpicklable = Pipeline(
+        [
+            node(n.double, ["numbers", "params:factor"], "doubled", name="double"),
+            node(n.make_lock, "doubled", "lock", name="make_lock"),
+            node(n.use_lock, "lock", "used", name="use_lock"),
+        ]
+    )
+    lock_input = Pipeline([node(n.use_lock, "lock_input", "used", name="use_lock_input")])
+    return {
+        "__default__": main,
+        "failing": failing,
+        "unpicklable": unpicklable,
+        "lock_input": lock_input,
+    }

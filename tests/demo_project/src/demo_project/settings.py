@@ -1,0 +1,3 @@
+from demo_project.hooks import RecordingHooks
+
+HOOKS = (RecordingHooks(),)
