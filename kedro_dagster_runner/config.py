@@ -37,7 +37,11 @@ def _normalise_retries(value: Any) -> bool:
     """Accept Dagster's selector form (``{enabled: {}}`` / ``{disabled: {}}``) or a boolean."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in {"enabled", "disabled"}:
+    if (
+        isinstance(value, Mapping)
+        and len(value) == 1
+        and next(iter(value)) in {"enabled", "disabled"}
+    ):
         return next(iter(value)) == "enabled"
     raise ValueError("expected true/false or {enabled: {}} / {disabled: {}}")
 
@@ -123,7 +127,7 @@ class RunnerSettings(_Strict):
     executor: str = Field(default="in_process", description="An executor name or a bare kind.")
     instance: Literal["ephemeral", "dagster_home"] = Field(
         default="ephemeral",
-        description="ephemeral: a throw-away instance; dagster_home: the one $DAGSTER_HOME points at.",
+        description="ephemeral: a throw-away instance; dagster_home: the $DAGSTER_HOME one.",
     )
     handoff: str | None = Field(
         default=None,
@@ -241,9 +245,7 @@ def resolve_config(
     runner_overrides = {k: v for k, v in overrides.items() if k in RUNNER_KEYS}
     option_overrides = {k: v for k, v in overrides.items() if k not in RUNNER_KEYS}
     try:
-        runner = RunnerSettings.model_validate(
-            {**parsed.runner.model_dump(), **runner_overrides}
-        )
+        runner = RunnerSettings.model_validate({**parsed.runner.model_dump(), **runner_overrides})
     except ValidationError as exc:
         raise _fail(
             f"{source} + --runner-params", _format_validation_error(exc, "runner")

@@ -85,7 +85,7 @@ class HandoffStore:
         self._fs.mv(temporary, path)
 
     def save(self, name: str, data: Any) -> None:
-        """Store ``data`` under ``name``; raises :class:`UnpicklableDataError` naming the dataset."""
+        """Store ``data`` under ``name``; :class:`UnpicklableDataError` names the dataset."""
         try:
             self._write(self._path(name), data)
         except (TypeError, AttributeError, pickle.PicklingError) as exc:

@@ -11,6 +11,7 @@ from typing import Any
 
 from kedro_dagster_runner.errors import ConfigError
 
+
 def _settings(log_level: str) -> dict[str, Any]:
     """Instance settings of the instances this package creates: no telemetry, quiet engine."""
     return {

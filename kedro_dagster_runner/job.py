@@ -24,7 +24,9 @@ def _make_op(spec: RunSpec, node: NodeSpec, consumed: set[str]) -> Any:
 
     from kedro_dagster_runner.worker import run_node
 
-    ins = {dagster_name(name): dagster.In(dagster.Nothing) for name in node.inputs if name in consumed}
+    ins = {
+        dagster_name(name): dagster.In(dagster.Nothing) for name in node.inputs if name in consumed
+    }
     outs = {dagster_name(name): dagster.Out(dagster.Nothing) for name in node.outputs}
 
     @dagster.op(
@@ -56,7 +58,9 @@ def _graph_dependencies(spec: RunSpec) -> tuple[dict[str, dict[str, Any]], set[s
         for name in node.inputs:
             upstream = producer.get(name)
             if upstream is not None and upstream != node.op_name:
-                edges[dagster_name(name)] = dagster.DependencyDefinition(upstream, dagster_name(name))
+                edges[dagster_name(name)] = dagster.DependencyDefinition(
+                    upstream, dagster_name(name)
+                )
                 consumed.add(name)
         dependencies[node.op_name] = edges
     return dependencies, consumed

@@ -75,9 +75,7 @@ class RunProgress:
             name = self._node_name(event.step_key)
             self.done.append(name)
             self.logger.info("Completed node: %s", name)
-            self.logger.info(
-                "Completed %d out of %d tasks", len(self.done), len(self.spec.nodes)
-            )
+            self.logger.info("Completed %d out of %d tasks", len(self.done), len(self.spec.nodes))
             if self._bar is not None:
                 self._bar.advance(self._task)
         elif kind == "STEP_FAILURE":

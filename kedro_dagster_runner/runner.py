@@ -333,4 +333,3 @@ class DagsterRunner(AbstractRunner):
                 catalog.save(name, data)
             else:
                 catalog[name] = data
-

@@ -23,7 +23,9 @@ os.environ["DO_NOT_TRACK"] = "1"
 
 
 def _copy_project(source: Path, target: Path) -> Path:
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "out", "02_*", "03_*", "06_*", "08_*")
+    ignore = shutil.ignore_patterns(
+        "__pycache__", "*.egg-info", "out", "02_*", "03_*", "06_*", "08_*"
+    )
     shutil.copytree(source, target, ignore=ignore)
     for folder in ("02_intermediate", "03_primary", "06_models", "08_reporting"):
         if (source / "data" / folder).exists():

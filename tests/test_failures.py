@@ -15,7 +15,9 @@ def test_failing_node_fails_the_run_with_its_error_and_a_resume_hint(
     run = kedro_demo("--runner", RUNNER, "--env", env, "--pipelines", "failing")
 
     assert run.returncode != 0
-    assert "NodeFailedError: Node 'explode' failed: ValueError: explode refused 8 values" in run.output
+    assert (
+        "NodeFailedError: Node 'explode' failed: ValueError: explode refused 8 values" in run.output
+    )
     assert 'raise ValueError(f"explode refused {len(values)} values")' in run.output  # traceback
     assert '--from-nodes "explode"' in run.output
     (node_error,) = run.calls("on_node_error")
@@ -55,7 +57,8 @@ def test_invalid_executor_option_names_the_key_path(
 ) -> None:
     _write_dagster_yml(
         demo_project,
-        "executors:\n  pool:\n    multiprocess:\n      max_concurrent: 0\nrunner:\n  executor: pool\n",
+        "executors:\n  pool:\n    multiprocess:\n      max_concurrent: 0\n"
+        "runner:\n  executor: pool\n",
     )
     run = kedro_demo("--runner", RUNNER)
 
@@ -65,7 +68,9 @@ def test_invalid_executor_option_names_the_key_path(
 
 
 def test_runner_params_override_the_file_and_are_validated(kedro_demo: KedroRunner) -> None:
-    run = kedro_demo("--runner", RUNNER, "--runner-params", "executor=multiprocess,max_concurrent=oops")
+    run = kedro_demo(
+        "--runner", RUNNER, "--runner-params", "executor=multiprocess,max_concurrent=oops"
+    )
 
     assert run.returncode != 0
     assert "max_concurrent" in run.output and "oops" in run.output

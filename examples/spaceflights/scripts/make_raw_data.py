@@ -44,9 +44,7 @@ def _flag(values: np.ndarray) -> list[str]:
     return ["t" if v else "f" for v in values]
 
 
-def _with_missing(
-    rng: np.random.Generator, values: np.ndarray, share: float
-) -> pd.Series:
+def _with_missing(rng: np.random.Generator, values: np.ndarray, share: float) -> pd.Series:
     """Return an integer series where roughly ``share`` of entries are missing."""
     series = pd.Series(values, dtype="Int64")
     series[rng.random(len(values)) < share] = pd.NA
@@ -58,7 +56,7 @@ def make_companies(rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
     rating = rng.integers(40, 101, size=N_COMPANIES)
     rating_text = [f"{r}%" for r in rating]
     missing = rng.random(N_COMPANIES) < 0.06
-    rating_text = ["" if m else t for m, t in zip(missing, rating_text)]
+    rating_text = ["" if m else t for m, t in zip(missing, rating_text, strict=False)]
     iata = rng.random(N_COMPANIES) < 0.6
 
     companies = pd.DataFrame(
@@ -163,7 +161,7 @@ def main() -> None:
     ]:
         path = RAW_DIR / f"{name}.csv"
         frame.to_csv(path, index=False, lineterminator="\n")
-        print(f"wrote {len(frame):>4} rows to {path.relative_to(RAW_DIR.parents[1])}")  # noqa: T201
+        print(f"wrote {len(frame):>4} rows to {path.relative_to(RAW_DIR.parents[1])}")
 
 
 if __name__ == "__main__":

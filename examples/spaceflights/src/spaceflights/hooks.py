@@ -15,9 +15,7 @@ class ProjectHooks:
     """Log a line before a pipeline starts and after every node finishes."""
 
     @hook_impl
-    def before_pipeline_run(
-        self, run_params: dict[str, Any], pipeline: Pipeline
-    ) -> None:
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
         logger.info(
             "ProjectHooks: pipeline '%s' is about to run %d node(s)",
             run_params.get("pipeline_name") or "__default__",

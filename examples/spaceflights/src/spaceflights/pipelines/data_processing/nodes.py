@@ -42,9 +42,9 @@ def create_model_input_table(
     shuttles: pd.DataFrame, companies: pd.DataFrame, reviews: pd.DataFrame
 ) -> pd.DataFrame:
     """Join shuttles with their reviews and operating company, drop incomplete rows."""
-    rated = shuttles.merge(
-        reviews, left_on="id", right_on="shuttle_id", how="inner"
-    ).drop(columns="id")
+    rated = shuttles.merge(reviews, left_on="id", right_on="shuttle_id", how="inner").drop(
+        columns="id"
+    )
     table = rated.merge(
         companies.rename(columns={"id": "company_id"}), on="company_id", how="inner"
     )

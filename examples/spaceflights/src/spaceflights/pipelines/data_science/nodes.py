@@ -43,7 +43,7 @@ def split_data(
     rng = np.random.default_rng(int(parameters["random_state"]))
 
     order = rng.permutation(len(data))
-    n_test = int(round(len(data) * test_size))
+    n_test = round(len(data) * test_size)
     test_rows, train_rows = order[:n_test], order[n_test:]
 
     X = data[features].astype("float64")
@@ -59,9 +59,7 @@ def split_data(
 def train_model(X_train: pd.DataFrame, y_train: pd.Series) -> LinearRegressor:
     """Fit ``price ~ features + intercept`` with ``numpy.linalg.lstsq``."""
     design = np.column_stack([X_train.to_numpy(dtype="float64"), np.ones(len(X_train))])
-    solution, *_ = np.linalg.lstsq(
-        design, y_train.to_numpy(dtype="float64"), rcond=None
-    )
+    solution, *_ = np.linalg.lstsq(design, y_train.to_numpy(dtype="float64"), rcond=None)
     return LinearRegressor(
         features=list(X_train.columns),
         coefficients=[float(c) for c in solution[:-1]],
@@ -79,7 +77,7 @@ def evaluate_model(
     total = float(np.sum((actual - actual.mean()) ** 2))
     r2 = 1.0 - float(np.sum(residual**2)) / total if total else 0.0
     mae = float(np.mean(np.abs(residual)))
-    metrics = {"r2": round(r2, 6), "mae": round(mae, 6), "n_test": int(len(actual))}
+    metrics = {"r2": round(r2, 6), "mae": round(mae, 6), "n_test": len(actual)}
     logger.info(
         "Model has R^2 of %.3f and MAE of %.2f on %d test rows",
         metrics["r2"],

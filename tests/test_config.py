@@ -1,0 +1,107 @@
+"""dagster.yml validation and --runner-params overrides (no project needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kedro_dagster_runner import config as config_module
+from kedro_dagster_runner.config import resolve_config
+from kedro_dagster_runner.errors import ConfigError, MissingExtraError
+
+SEED_FILE = {
+    "executors": {
+        "sequential": {"in_process": None},
+        "local_pool": {"multiprocess": {"max_concurrent": 4, "retries": {"enabled": {}}}},
+    },
+    "runner": {"executor": "local_pool"},
+}
+
+
+def test_no_file_means_in_process_on_an_ephemeral_instance() -> None:
+    resolved = resolve_config(None)
+
+    assert resolved.executor.kind == "in_process"
+    assert resolved.runner.instance == "ephemeral"
+    assert resolved.runner.handoff is None
+
+
+def test_named_executor_from_the_seed_format() -> None:
+    resolved = resolve_config(SEED_FILE)
+
+    assert (resolved.executor.name, resolved.executor.kind) == ("local_pool", "multiprocess")
+    assert resolved.executor.options == {
+        "max_concurrent": 4,
+        "retries": True,
+        "start_method": "spawn",
+    }
+
+
+def test_runner_params_override_runner_keys_and_executor_options() -> None:
+    resolved = resolve_config(SEED_FILE, {"max_concurrent": 2, "start_method": "forkserver"})
+    assert resolved.executor.options["max_concurrent"] == 2
+    assert resolved.executor.options["start_method"] == "forkserver"
+
+    resolved = resolve_config(SEED_FILE, {"executor": "sequential", "dagster_logs": "info"})
+    assert resolved.executor.kind == "in_process"
+    assert resolved.runner.dagster_logs == "info"
+
+
+def test_bare_kind_and_dagster_selector_forms() -> None:
+    resolved = resolve_config(
+        {"runner": {"executor": "multiprocess"}},
+        {"start_method": {"forkserver": {}}, "retries": False},
+    )
+    assert resolved.executor.options["start_method"] == "forkserver"
+    assert resolved.executor.options["retries"] is False
+
+
+def test_kedro_dagster_sections_are_ignored() -> None:
+    raw = {**SEED_FILE, "jobs": {"default": {"pipeline": {}}}, "schedules": {}, "sensors": {}}
+    assert resolve_config(raw).executor.kind == "multiprocess"
+
+
+def test_unknown_executor_names_the_file_key_and_allowed_values() -> None:
+    with pytest.raises(ConfigError) as error:
+        resolve_config(SEED_FILE, {"executor": "turbo"}, source="conf/base/dagster.yml")
+
+    message = str(error.value)
+    assert "conf/base/dagster.yml" in message
+    assert "runner.executor: 'turbo'" in message
+    for allowed in ("sequential", "local_pool", "in_process", "multiprocess", "dask", "k8s"):
+        assert allowed in message
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"executors": {"x": {"warp": {}}}}, "executors.x: unknown executor kind 'warp'"),
+        ({"executors": {"x": {"in_process": {}, "multiprocess": {}}}}, "executors.x: expected"),
+        (
+            {
+                "executors": {"x": {"multiprocess": {"max_concurent": 2}}},
+                "runner": {"executor": "x"},
+            },
+            "executors.x.multiprocess.max_concurent: Extra inputs are not permitted",
+        ),
+        (
+            {
+                "executors": {"x": {"multiprocess": {"start_method": "fork"}}},
+                "runner": {"executor": "x"},
+            },
+            "executors.x.multiprocess.start_method",
+        ),
+        ({"runner": {"instance": "cloud"}}, "runner.instance"),
+        ({"runnr": {}}, "runnr: Extra inputs are not permitted"),
+    ],
+)
+def test_invalid_content_is_reported_with_its_key_path(raw: dict, expected: str) -> None:
+    with pytest.raises(ConfigError, match="Invalid DagsterRunner configuration") as error:
+        resolve_config(raw)
+    assert expected in str(error.value)
+
+
+def test_missing_integration_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(config_module.INTEGRATION_KINDS, "dask", ("dask", "no_such_dagster_dask"))
+
+    with pytest.raises(MissingExtraError, match=r"pip install 'kedro-dagster-runner\[dask\]'"):
+        resolve_config({"runner": {"executor": "dask"}})
