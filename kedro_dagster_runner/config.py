@@ -62,8 +62,32 @@ class TagConcurrencyLimit(_Strict):
     limit: PositiveInt
 
 
+def _selector_form(value: Any) -> Any:
+    """Accept Dagster's ``{forkserver: {...}}`` selector as well as the bare name."""
+    if isinstance(value, Mapping) and len(value) == 1:
+        return next(iter(value))
+    return value
+
+
 class MultiprocessOptions(_Strict):
-    """Dagster's multiprocess executor: each node in a child process."""
+    """A pool of warm worker processes; each rebuilds the Kedro context once, then runs nodes."""
+
+    max_concurrent: PositiveInt | None = Field(
+        default=None, description="Worker processes (default: the number of CPUs)."
+    )
+    start_method: Literal["forkserver", "spawn", "fork"] = "forkserver"
+    preload_modules: list[str] | None = Field(
+        default=None, description="Extra modules the forkserver imports once (forkserver only)."
+    )
+    tag_concurrency_limits: list[TagConcurrencyLimit] | None = None
+    retries: bool = False
+
+    _normalise = field_validator("retries", mode="before")(lambda cls, v: _normalise_retries(v))
+    _selector = field_validator("start_method", mode="before")(lambda cls, v: _selector_form(v))
+
+
+class DagsterMultiprocessOptions(_Strict):
+    """Dagster's stock multiprocess executor: a fresh process per node."""
 
     max_concurrent: PositiveInt | None = Field(
         default=None, description="Processes running at once (default: the number of CPUs)."
@@ -76,14 +100,7 @@ class MultiprocessOptions(_Strict):
     retries: bool = False
 
     _normalise = field_validator("retries", mode="before")(lambda cls, v: _normalise_retries(v))
-
-    @field_validator("start_method", mode="before")
-    @classmethod
-    def _selector_form(cls, value: Any) -> Any:
-        """Accept Dagster's ``{forkserver: {...}}`` selector as well as the bare name."""
-        if isinstance(value, Mapping) and len(value) == 1:
-            return next(iter(value))
-        return value
+    _selector = field_validator("start_method", mode="before")(lambda cls, v: _selector_form(v))
 
 
 class PassThroughOptions(BaseModel):
@@ -95,6 +112,8 @@ class PassThroughOptions(BaseModel):
 OPTION_MODELS: dict[str, type[BaseModel]] = {
     "in_process": InProcessOptions,
     "multiprocess": MultiprocessOptions,
+    "dagster_in_process": InProcessOptions,
+    "dagster_multiprocess": DagsterMultiprocessOptions,
 }
 # kind -> (pip extra, importable module) for the executors that live in integration packages.
 INTEGRATION_KINDS: dict[str, tuple[str, str]] = {
@@ -114,11 +133,6 @@ class ExecutorChoice(_Strict):
     name: str
     kind: str
     options: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def runs_in_driver(self) -> bool:
-        """True when every node runs inside the ``kedro run`` process."""
-        return self.kind == "in_process"
 
 
 class RunnerSettings(_Strict):

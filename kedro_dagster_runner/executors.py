@@ -1,32 +1,47 @@
-"""From an executor choice in dagster.yml to a Dagster executor definition and its run config."""
+"""From an executor kind in dagster.yml to a Dagster executor definition and its run config.
+
+Kinds and where nodes run:
+
+* ``in_process`` (default): this package's executor, nodes inline in the ``kedro run`` process;
+* ``multiprocess``: this package's warm worker pool (see :mod:`kedro_dagster_runner.step_executor`);
+* ``dagster_in_process`` / ``dagster_multiprocess``: Dagster's stock executors, each node through
+  Dagster's full step machinery (the multiprocess one starts a process per node).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from kedro_dagster_runner.errors import ConfigError
+from kedro_dagster_runner.spec import RunSpec
 
-MULTI_PROCESS_KINDS = frozenset({"multiprocess"})
-SUPPORTED_KINDS = frozenset({"in_process", "multiprocess"})
+OWN_KINDS = frozenset({"in_process", "multiprocess"})
+STOCK_KINDS = frozenset({"dagster_in_process", "dagster_multiprocess"})
+SUPPORTED_KINDS = OWN_KINDS | STOCK_KINDS
 
 
-def executor_definition(kind: str) -> Any:
-    """The Dagster ``ExecutorDefinition`` for ``kind``.
+def check_supported(kind: str) -> None:
+    """Raise :class:`ConfigError` for kinds dagster.yml accepts but this version cannot run."""
+    if kind not in SUPPORTED_KINDS:
+        raise ConfigError(
+            f"Executor kind '{kind}' is recognised in dagster.yml but this version of "
+            f"kedro-dagster-runner can only run: {', '.join(sorted(SUPPORTED_KINDS))}. "
+            "Set runner.executor to one of those."
+        )
 
-    Raises:
-        ConfigError: ``kind`` is recognised in dagster.yml but not runnable by this version.
-    """
+
+def executor_definition(spec: RunSpec) -> Any:
+    """The Dagster ``ExecutorDefinition`` the run's job is built with."""
     import dagster
 
-    if kind == "in_process":
+    check_supported(spec.executor_kind)
+    if spec.executor_kind == "dagster_in_process":
         return dagster.in_process_executor
-    if kind == "multiprocess":
+    if spec.executor_kind == "dagster_multiprocess":
         return dagster.multiprocess_executor
-    raise ConfigError(
-        f"Executor kind '{kind}' is recognised in dagster.yml but this version of "
-        f"kedro-dagster-runner can only run: {', '.join(sorted(SUPPORTED_KINDS))}. "
-        "Set runner.executor to one of those."
-    )
+    from kedro_dagster_runner.step_executor import kedro_executor_definition
+
+    return kedro_executor_definition(spec)
 
 
 def _retries(enabled: bool) -> dict[str, dict[str, Any]]:
@@ -34,10 +49,13 @@ def _retries(enabled: bool) -> dict[str, dict[str, Any]]:
 
 
 def executor_run_config(kind: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The ``execution.config`` section of the Dagster run config for ``kind`` and ``options``."""
-    if kind == "in_process":
+    """The ``execution.config`` section of the Dagster run config for ``kind`` and ``options``.
+
+    The package's own executors take their options from the run spec, so their section is empty.
+    """
+    if kind == "dagster_in_process":
         return {"retries": _retries(options.get("retries", False))}
-    if kind == "multiprocess":
+    if kind == "dagster_multiprocess":
         start_method = options.get("start_method", "spawn")
         start_config: dict[str, Any] = {}
         if start_method == "forkserver" and options.get("preload_modules"):
@@ -50,9 +68,14 @@ def executor_run_config(kind: str, options: dict[str, Any]) -> dict[str, Any]:
         if options.get("tag_concurrency_limits"):
             config["tag_concurrency_limits"] = options["tag_concurrency_limits"]
         return config
-    return dict(options)
+    return {}
 
 
 def runs_in_driver(kind: str) -> bool:
-    """True when every step runs in the ``kedro run`` process."""
-    return kind == "in_process"
+    """True when every node runs in the ``kedro run`` process (live catalog, no handoff)."""
+    return kind in {"in_process", "dagster_in_process"}
+
+
+def needs_persistent_instance(kind: str) -> bool:
+    """Dagster's stock multiprocess executor refuses an in-memory instance."""
+    return kind == "dagster_multiprocess"

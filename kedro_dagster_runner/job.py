@@ -84,7 +84,7 @@ def build_job(spec_json: str) -> Any:
     )
     return graph.to_job(
         name=spec.job_name,
-        executor_def=executor_definition(spec.executor_kind),
+        executor_def=executor_definition(spec),
         tags=spec.tags,
     )
 

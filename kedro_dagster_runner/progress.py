@@ -25,6 +25,8 @@ class RunProgress:
         done: Kedro names of the nodes that completed.
         failed: Op names of the steps that failed, in the order they failed.
         skipped: Op names of the steps Dagster skipped (upstream failure).
+        errors: Op name -> Dagster's text of the step's error.
+        engine_errors: Errors Dagster reported outside any step (executor or run failures).
     """
 
     spec: RunSpec
@@ -34,6 +36,7 @@ class RunProgress:
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    engine_errors: list[str] = field(default_factory=list)
     _bar: Any = None
     _task: Any = None
 
@@ -85,3 +88,7 @@ class RunProgress:
                 self.errors[str(event.step_key)] = error.to_string()
         elif kind == "STEP_SKIPPED":
             self.skipped.append(str(event.step_key))
+        elif kind in {"ENGINE_EVENT", "RUN_FAILURE", "PIPELINE_FAILURE"}:
+            error = getattr(event.event_specific_data, "error", None)
+            if error is not None:
+                self.engine_errors.append(f"{event.message}\n{error.to_string()}")

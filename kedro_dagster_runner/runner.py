@@ -100,12 +100,12 @@ class DagsterRunner(AbstractRunner):
         """Build the run spec and the job, execute it and report the outcome the Kedro way."""
         from kedro.io.core import generate_timestamp
 
-        from kedro_dagster_runner.executors import executor_definition, runs_in_driver
+        from kedro_dagster_runner.executors import check_supported, runs_in_driver
 
         driver = session_capture.for_run(run_id)
         config = self.resolve_config(driver)
         kind = config.executor.kind
-        executor_definition(kind)  # unsupported kinds fail here, before any node runs
+        check_supported(kind)  # unsupported kinds fail here, before any node runs
         in_driver = runs_in_driver(kind)
         if not in_driver and driver is None:
             raise DagsterRunnerError(
@@ -235,7 +235,7 @@ class DagsterRunner(AbstractRunner):
     ) -> None:
         from dagster._core.execution.api import execute_run_iterator
 
-        from kedro_dagster_runner.executors import executor_run_config
+        from kedro_dagster_runner.executors import executor_run_config, needs_persistent_instance
         from kedro_dagster_runner.instance import open_instance
         from kedro_dagster_runner.job import reconstructable_job
         from kedro_dagster_runner.progress import RunProgress
@@ -257,7 +257,9 @@ class DagsterRunner(AbstractRunner):
         }
         runtime = None
         try:
-            with open_instance(config.runner.instance, not live, log_level) as instance:
+            with open_instance(
+                config.runner.instance, needs_persistent_instance(spec.executor_kind), log_level
+            ) as instance:
                 dagster_run = instance.create_run_for_job(
                     job_def=recon.get_definition(),
                     run_config=run_config,
@@ -297,9 +299,10 @@ class DagsterRunner(AbstractRunner):
     ) -> DagsterRunnerError:
         """The exception ``kedro run`` ends with: the first failed node and its original error."""
         if not progress.failed:
+            details = "\n".join(progress.engine_errors) or "no step failed"
             return DagsterRunnerError(
                 f"Dagster run of job '{spec.job_name}' ended with status {status}: "
-                f"{run_failure or 'no step failed; see the Dagster event log'}"
+                f"{run_failure or ''}\n{details}"
             )
         op_name = progress.failed[0]
         node = spec.node_by_op[op_name]

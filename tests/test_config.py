@@ -32,7 +32,7 @@ def test_named_executor_from_the_seed_format() -> None:
     assert resolved.executor.options == {
         "max_concurrent": 4,
         "retries": True,
-        "start_method": "spawn",
+        "start_method": "forkserver",
     }
 
 
@@ -48,7 +48,7 @@ def test_runner_params_override_runner_keys_and_executor_options() -> None:
 
 def test_bare_kind_and_dagster_selector_forms() -> None:
     resolved = resolve_config(
-        {"runner": {"executor": "multiprocess"}},
+        {"runner": {"executor": "dagster_multiprocess"}},
         {"start_method": {"forkserver": {}}, "retries": False},
     )
     assert resolved.executor.options["start_method"] == "forkserver"
@@ -85,7 +85,7 @@ def test_unknown_executor_names_the_file_key_and_allowed_values() -> None:
         ),
         (
             {
-                "executors": {"x": {"multiprocess": {"start_method": "fork"}}},
+                "executors": {"x": {"multiprocess": {"start_method": "vfork"}}},
                 "runner": {"executor": "x"},
             },
             "executors.x.multiprocess.start_method",

@@ -26,7 +26,15 @@ def persisted_outputs(project: Path) -> dict[str, bytes]:
     "dagster_args",
     [
         pytest.param(("--runner", RUNNER), id="in_process"),
-        pytest.param(("--runner", RUNNER, "--env", "dev"), id="multiprocess-spawn"),
+        pytest.param(("--runner", RUNNER, "--env", "dev"), id="multiprocess"),
+        pytest.param(
+            ("--runner", RUNNER, "--runner-params", "executor=dagster_in_process"),
+            id="dagster_in_process",
+        ),
+        pytest.param(
+            ("--runner", RUNNER, "--runner-params", "executor=dagster_multiprocess"),
+            id="dagster_multiprocess",
+        ),
     ],
 )
 def test_dagster_runner_writes_the_same_bytes_as_sequential_runner(

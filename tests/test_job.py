@@ -38,7 +38,7 @@ def test_one_op_per_node_with_dataset_edges() -> None:
         for output in job.graph.dependency_structure.all_upstream_outputs_from_node("ns__score")
     }
     assert upstream == {("load", "clean"), ("ns__train", "ns__model")}
-    assert job.executor_def.name == "multiprocess"
+    assert job.executor_def.name == "kedro_multiprocess"
     assert job.tags["kedro/env"] == "dev"
     assert job.graph.node_named("ns__train").definition.tags["kedro/node"] == "ns.train"
 
