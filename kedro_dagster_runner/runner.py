@@ -51,6 +51,26 @@ _DAGSTER_LOG_LEVELS = {
 }
 
 
+class _DatasetReleaser:
+    """Releases each dataset once the last node reading it is done, as Kedro's runners do.
+
+    The pipeline's free inputs and outputs are computed once (Kedro recomputes them per node,
+    which is O(N) per node).
+    """
+
+    def __init__(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
+        self._catalog = catalog
+        self._load_counts = Counter(chain.from_iterable(node.inputs for node in pipeline.nodes))
+        self._keep = pipeline.inputs() | pipeline.outputs()
+
+    def node_done(self, node: Any) -> None:
+        for name in node.inputs:
+            self._load_counts[name] -= 1
+        for name in (*node.inputs, *node.outputs):
+            if self._load_counts[name] < 1 and name not in self._keep:
+                self._catalog.release(name)
+
+
 class DagsterRunner(AbstractRunner):
     """Runs a Kedro pipeline as a Dagster job, one op per node, on a configurable executor.
 
@@ -248,7 +268,7 @@ class DagsterRunner(AbstractRunner):
                 spec.run_id,
                 NodeRuntime(nodes=nodes_by_name, catalog=catalog, hook_manager=hook_manager),
             )
-        load_counts = Counter(chain.from_iterable(n.inputs for n in pipeline.nodes))
+        releaser = _DatasetReleaser(pipeline, catalog)
         recon = reconstructable_job(spec)
         log_level = _DAGSTER_LOG_LEVELS[config.runner.dagster_logs]
         run_config = {
@@ -274,7 +294,7 @@ class DagsterRunner(AbstractRunner):
                         progress.handle(event)
                         if live and len(progress.done) > before:
                             node = nodes_by_name[progress.done[-1]]
-                            self._release_datasets(node, catalog, load_counts, pipeline)
+                            releaser.node_done(node)
                         if event.event_type_value in {"RUN_FAILURE", "PIPELINE_FAILURE"}:
                             run_failure = event.message
                 status = instance.get_run_by_id(dagster_run.run_id).status.value
