@@ -11,8 +11,8 @@ The file keeps the seed format of named executors, so a kedro-dagster project's 
       handoff: /mnt/shared/kdr  # where non-persisted data crosses processes (fsspec URI)
 
 Sections kedro-dagster uses for its own code location (``jobs``, ``schedules``, ``sensors``,
-``loggers``) are accepted and ignored. Any problem raises :class:`ConfigError` naming the file, the
-key path and the allowed values, before anything runs.
+``loggers``, ``definitions``, ``dev``) are accepted and ignored. Any problem raises
+:class:`ConfigError` naming the file, the key path and the allowed values, before anything runs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from kedro_dagster_runner.errors import ConfigError, MissingExtraError
 
@@ -62,11 +70,16 @@ class TagConcurrencyLimit(_Strict):
     limit: PositiveInt
 
 
-def _selector_form(value: Any) -> Any:
-    """Accept Dagster's ``{forkserver: {...}}`` selector as well as the bare name."""
-    if isinstance(value, Mapping) and len(value) == 1:
-        return next(iter(value))
-    return value
+def _unpack_start_method(data: Any) -> Any:
+    """Accept Dagster's selector ``start_method: {forkserver: {preload_modules: [...]}}``."""
+    if isinstance(data, Mapping) and isinstance(data.get("start_method"), Mapping):
+        selector = data["start_method"]
+        if len(selector) == 1:
+            method, inner = next(iter(selector.items()))
+            data = {**data, "start_method": method}
+            if isinstance(inner, Mapping) and "preload_modules" in inner:
+                data.setdefault("preload_modules", inner["preload_modules"])
+    return data
 
 
 class MultiprocessOptions(_Strict):
@@ -83,7 +96,7 @@ class MultiprocessOptions(_Strict):
     retries: bool = False
 
     _normalise = field_validator("retries", mode="before")(lambda cls, v: _normalise_retries(v))
-    _selector = field_validator("start_method", mode="before")(lambda cls, v: _selector_form(v))
+    _selector = model_validator(mode="before")(lambda cls, v: _unpack_start_method(v))
 
 
 class DagsterMultiprocessOptions(_Strict):
@@ -100,7 +113,7 @@ class DagsterMultiprocessOptions(_Strict):
     retries: bool = False
 
     _normalise = field_validator("retries", mode="before")(lambda cls, v: _normalise_retries(v))
-    _selector = field_validator("start_method", mode="before")(lambda cls, v: _selector_form(v))
+    _selector = model_validator(mode="before")(lambda cls, v: _unpack_start_method(v))
 
 
 class PassThroughOptions(BaseModel):
@@ -120,9 +133,7 @@ INTEGRATION_KINDS: dict[str, tuple[str, str]] = {
     "dask": ("dask", "dagster_dask"),
     "celery": ("celery", "dagster_celery"),
     "docker": ("docker", "dagster_docker"),
-    "celery_docker": ("celery", "dagster_celery_docker"),
     "k8s": ("k8s", "dagster_k8s"),
-    "celery_k8s": ("k8s", "dagster_celery_k8s"),
 }
 ALL_KINDS: tuple[str, ...] = (*OPTION_MODELS, *INTEGRATION_KINDS)
 
@@ -150,6 +161,13 @@ class RunnerSettings(_Strict):
     dagster_logs: Literal["off", "error", "warning", "info", "debug"] = Field(
         default="off", description="Level of Dagster's own event log printed to the terminal."
     )
+
+    @field_validator("dagster_logs", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        """YAML reads a bare ``off`` as ``false``."""
+        return "off" if value is False or value == "false" else value
+
     progress: Literal["auto", "always", "never"] = Field(
         default="auto", description="Progress bar: auto shows it on a terminal for long runs."
     )
@@ -262,7 +280,7 @@ def resolve_config(
         runner = RunnerSettings.model_validate({**parsed.runner.model_dump(), **runner_overrides})
     except ValidationError as exc:
         raise _fail(
-            f"{source} + --runner-params", _format_validation_error(exc, "runner")
+            f"{source} (runner section) or --runner-params", _format_validation_error(exc, "runner")
         ) from None
 
     declared = {
@@ -280,8 +298,11 @@ def resolve_config(
             f"  runner.executor: '{runner.executor}' is neither an executor defined under "
             f"'executors' nor a known kind; allowed: {names}",
         )
+    if options is not None and not isinstance(options, Mapping):
+        raise _fail(source, f"  {key_path}: expected a mapping of options, got {options!r}")
     merged_options = {**dict(options or {}), **option_overrides}
-    validated = _validate_options(kind, merged_options, key_path, source)
+    where = f"{source} + --runner-params" if option_overrides else source
+    validated = _validate_options(kind, merged_options, key_path, where)
     ensure_extra_installed(kind)
     return ResolvedConfig(
         runner=runner,
@@ -309,6 +330,9 @@ def load_project_config(config_loader: Any) -> Mapping[str, Any] | None:
     patterns = getattr(config_loader, "config_patterns", None)
     if patterns is not None and "dagster" not in patterns:
         patterns["dagster"] = ["dagster*", "dagster*/**"]
+    strategies = getattr(config_loader, "merge_strategy", None)
+    if isinstance(strategies, dict):  # conf/<env>/dagster.yml refines base instead of replacing it
+        strategies.setdefault("dagster", "soft")
     try:
         return config_loader["dagster"]
     except (MissingConfigException, KeyError):

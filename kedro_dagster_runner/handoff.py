@@ -3,8 +3,9 @@
 Datasets that only live in memory (``MemoryDataset``, names not declared in the catalog) cannot be
 shared between worker processes, containers or pods. For multi-process executors, workers swap
 them for a :class:`HandoffDataset`, which writes one cloudpickle file per dataset under
-``<handoff root>/<run id>/`` (a local directory or any fsspec URI). The driver removes the run's
-directory when the run ends. In-process runs never use it: their memory datasets stay in memory.
+``<handoff root>/<run id>-<random>/`` (a local directory or any fsspec URI). The driver removes
+the run's directory when the run ends. In-process runs never use it: their memory datasets stay
+in memory.
 """
 
 from __future__ import annotations

@@ -20,6 +20,11 @@ from kedro_dagster_runner.spec import NodeSpec, RunSpec
 KEDRO_NODE_TAG = "kedro/node"
 
 
+def kedro_tag_key(tag: str) -> str:
+    """The op tag that marks a Kedro node tag, e.g. for ``tag_concurrency_limits`` keys."""
+    return f"kedro-tag/{dagster_name(tag)}"
+
+
 def _run_op(spec: RunSpec, context, inputs) -> Iterator[Any]:
     """Compute function of every op (used by Dagster's stock executors): run the op's node.
 
@@ -49,7 +54,7 @@ def _make_op(spec: RunSpec, node: NodeSpec, consumed: set[str]) -> Any:
         outs={dagster_name(name): dagster.Out(dagster.Nothing) for name in node.outputs},
         compute_fn=partial(_run_op, spec),
         description=f"Kedro node {node.name}",
-        tags={KEDRO_NODE_TAG: node.name},
+        tags={KEDRO_NODE_TAG: node.name, **{kedro_tag_key(tag): "true" for tag in node.tags}},
     )
 
 

@@ -50,6 +50,7 @@ class RunProgress:
 
     def __enter__(self) -> RunProgress:
         if self.show_bar:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
             self._bar = Progress(
@@ -57,6 +58,7 @@ class RunProgress:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
+                console=Console(stderr=True),
                 transient=True,
             )
             self._bar.start()

@@ -123,6 +123,11 @@ class DagsterRunner(AbstractRunner):
         from kedro_dagster_runner.executors import check_supported, runs_in_driver
 
         driver = session_capture.for_run(run_id)
+        if driver is None and run_id is not None:
+            self._logger.warning(
+                "DagsterRunner got no project data from the Kedro session, so dagster.yml is "
+                "not read: is 'kedro-dagster-runner' in DISABLE_HOOKS_FOR_PLUGINS (settings.py)?"
+            )
         config = self.resolve_config(driver)
         kind = config.executor.kind
         check_supported(kind)  # unsupported kinds fail here, before any node runs
@@ -134,7 +139,7 @@ class DagsterRunner(AbstractRunner):
                 "(`kedro run` or `KedroSession.run`). Use the in_process executor otherwise."
             )
         run_id = run_id or generate_timestamp()
-        handoff_root = None if in_driver else self._handoff_root(config, run_id)
+        handoff_root = None if in_driver else self._handoff_root(config)
         spec = self._build_spec(pipeline, catalog, config, driver, run_id, handoff_root)
         self._logger.info(
             "Running %d nodes as Dagster job '%s' on the %s executor",
@@ -154,7 +159,7 @@ class DagsterRunner(AbstractRunner):
                 shutil.rmtree(handoff_root, ignore_errors=True)
 
     @staticmethod
-    def _handoff_root(config: ResolvedConfig, run_id: str) -> str:
+    def _handoff_root(config: ResolvedConfig) -> str:
         if config.runner.handoff is None:
             return tempfile.mkdtemp(prefix="kedro-dagster-handoff-")
         return config.runner.handoff.rstrip("/")

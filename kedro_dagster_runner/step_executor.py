@@ -186,7 +186,8 @@ def _crash_error(op_name: str) -> SerializableErrorInfo:
     try:
         raise RuntimeError(
             f"The worker process running step '{op_name}' died unexpectedly (killed, out of "
-            "memory or a crash in native code); the worker pool cannot continue."
+            "memory, a crash in native code, or it could not start because the driver's "
+            "__main__ module cannot be imported, e.g. under `python -c`); the pool cannot go on."
         )
     except RuntimeError:
         return serializable_error_info_from_exc_info(sys.exc_info())

@@ -18,7 +18,7 @@ class ProjectHooks:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
         logger.info(
             "ProjectHooks: pipeline '%s' is about to run %d node(s)",
-            run_params.get("pipeline_name") or "__default__",
+            ",".join(run_params.get("pipeline_names") or ["__default__"]),
             len(pipeline.nodes),
         )
 
