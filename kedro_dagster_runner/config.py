@@ -26,6 +26,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PositiveFloat,
     PositiveInt,
     ValidationError,
     field_validator,
@@ -122,20 +123,78 @@ class PassThroughOptions(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
+class DaskOptions(_Strict):
+    """dask.distributed: a local cluster for the run, or an existing scheduler's workers."""
+
+    address: str | None = Field(
+        default=None, description="Scheduler address, e.g. tcp://127.0.0.1:8786 (default: local)."
+    )
+    n_workers: PositiveInt | None = Field(
+        default=None, description="Worker processes of the local cluster (default: CPUs)."
+    )
+    threads_per_worker: PositiveInt = 1
+    max_concurrent: PositiveInt | None = Field(
+        default=None, description="Nodes submitted at once (default: no limit; dask queues)."
+    )
+    connect_timeout: PositiveFloat = 30.0
+    tag_concurrency_limits: list[TagConcurrencyLimit] | None = None
+    retries: bool = False
+
+    _normalise = field_validator("retries", mode="before")(lambda cls, v: _normalise_retries(v))
+
+
+_BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
+_BACKEND_SCHEMES = ("redis://", "rediss://", "rpc://", "db+")
+
+
+class CeleryOptions(_Strict):
+    """Celery workers on a Redis or RabbitMQ broker; queues chosen by Kedro node tags."""
+
+    broker: str = "redis://127.0.0.1:6379/0"
+    backend: str = "redis://127.0.0.1:6379/1"
+    default_queue: str = "kedro"
+    queues: dict[str, str] = Field(
+        default_factory=dict, description="Kedro node tag -> queue of the workers that run it."
+    )
+    max_concurrent: PositiveInt | None = None
+    poll_interval: PositiveFloat = 0.02
+    worker_check_timeout: PositiveFloat = 2.0
+    tag_concurrency_limits: list[TagConcurrencyLimit] | None = None
+    retries: bool = False
+
+    _normalise = field_validator("retries", mode="before")(lambda cls, v: _normalise_retries(v))
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_scheme(cls, value: str) -> str:
+        if not value.startswith(_BROKER_SCHEMES):
+            raise ValueError(f"expected a URL starting with one of {', '.join(_BROKER_SCHEMES)}")
+        return value
+
+    @field_validator("backend")
+    @classmethod
+    def _backend_scheme(cls, value: str) -> str:
+        if not value.startswith(_BACKEND_SCHEMES):
+            raise ValueError(f"expected a URL starting with one of {', '.join(_BACKEND_SCHEMES)}")
+        return value
+
+
 OPTION_MODELS: dict[str, type[BaseModel]] = {
     "in_process": InProcessOptions,
     "multiprocess": MultiprocessOptions,
     "dagster_in_process": InProcessOptions,
     "dagster_multiprocess": DagsterMultiprocessOptions,
+    "dask": DaskOptions,
+    "celery": CeleryOptions,
 }
 # kind -> (pip extra, importable module) for the executors that live in integration packages.
 INTEGRATION_KINDS: dict[str, tuple[str, str]] = {
-    "dask": ("dask", "dagster_dask"),
-    "celery": ("celery", "dagster_celery"),
+    "dask": ("dask", "distributed"),
+    "celery": ("celery", "celery"),
     "docker": ("docker", "dagster_docker"),
     "k8s": ("k8s", "dagster_k8s"),
 }
-ALL_KINDS: tuple[str, ...] = (*OPTION_MODELS, *INTEGRATION_KINDS)
+ALL_KINDS: tuple[str, ...] = tuple(dict.fromkeys([*OPTION_MODELS, *INTEGRATION_KINDS]))
 
 
 class ExecutorChoice(_Strict):
@@ -308,6 +367,24 @@ def resolve_config(
         runner=runner,
         executor=ExecutorChoice(name=runner.executor, kind=kind, options=validated),
     )
+
+
+def mask_url(url: str | None) -> str:
+    """``scheme://user:***@host/...``: a connection URL safe to print."""
+    if not url or "@" not in url or "://" not in url:
+        return str(url)
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+def masked_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Executor options safe to store with the Dagster run: passwords in URLs are masked."""
+    return {
+        key: mask_url(value) if isinstance(value, str) and "://" in value else value
+        for key, value in options.items()
+    }
 
 
 def describe_sources(conf_source: str | None, env: str | None, base_env: str = "base") -> str:

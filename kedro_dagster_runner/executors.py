@@ -3,7 +3,8 @@
 Kinds and where nodes run:
 
 * ``in_process`` (default): this package's executor, nodes inline in the ``kedro run`` process;
-* ``multiprocess``: this package's warm worker pool (see :mod:`kedro_dagster_runner.step_executor`);
+* ``multiprocess``: this package's warm worker pool (see :mod:`kedro_dagster_runner.launchers`);
+* ``dask`` / ``celery``: this package's launchers for distributed workers;
 * ``dagster_in_process`` / ``dagster_multiprocess``: Dagster's stock executors, each node through
   Dagster's full step machinery (the multiprocess one starts a process per node).
 """
@@ -15,7 +16,7 @@ from typing import Any
 from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.spec import RunSpec
 
-OWN_KINDS = frozenset({"in_process", "multiprocess"})
+OWN_KINDS = frozenset({"in_process", "multiprocess", "dask", "celery"})
 STOCK_KINDS = frozenset({"dagster_in_process", "dagster_multiprocess"})
 SUPPORTED_KINDS = OWN_KINDS | STOCK_KINDS
 

@@ -27,6 +27,7 @@ from kedro.io.cached_dataset import CachedDataset
 from kedro_dagster_runner.errors import UnpicklableDataError
 
 _ERRORS_DIR = "_errors"
+_SPEC_FILE = "_spec.json"
 
 
 def is_parameter(name: str) -> bool:
@@ -110,6 +111,18 @@ class HandoffStore:
     def exists(self, name: str) -> bool:
         """True when data is stored under ``name``."""
         return bool(self._fs.exists(self._path(name)))
+
+    def write_spec(self, spec_json: str) -> None:
+        """Publish the run spec for workers that get only the store's URI (dask, celery)."""
+        path = f"{self._root}/{_SPEC_FILE}"
+        self._fs.makedirs(self._root, exist_ok=True)
+        with self._fs.open(path, "w") as stream:
+            stream.write(spec_json)
+
+    def read_spec(self) -> str:
+        """The run spec written by :meth:`write_spec`."""
+        with self._fs.open(f"{self._root}/{_SPEC_FILE}", "r") as stream:
+            return stream.read()
 
     def record_failure(self, op_name: str, error: BaseException) -> None:
         """Keep a node's exception (pickled when possible) for the driver to re-raise."""

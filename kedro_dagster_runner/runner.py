@@ -16,6 +16,7 @@ from kedro_dagster_runner.config import (
     ResolvedConfig,
     describe_sources,
     load_project_config,
+    masked_options,
     resolve_config,
 )
 from kedro_dagster_runner.errors import (
@@ -150,6 +151,7 @@ class DagsterRunner(AbstractRunner):
         store = HandoffStore(spec.handoff_uri) if spec.handoff_uri else None
         try:
             if store is not None:
+                store.write_spec(spec.to_json())
                 self._check_cross_process_data(pipeline, catalog, spec, store)
             self._execute(pipeline, catalog, hook_manager, spec, config, store)
         finally:
@@ -214,7 +216,7 @@ class DagsterRunner(AbstractRunner):
                 for node in nodes
             ],
             executor_kind=config.executor.kind,
-            executor_options=config.executor.options,
+            executor_options=masked_options(config.executor.options),
             handoff_uri=handoff_uri,
             handoff_datasets=handoff_datasets,
             project=project,
@@ -264,9 +266,11 @@ class DagsterRunner(AbstractRunner):
         from kedro_dagster_runner.instance import open_instance
         from kedro_dagster_runner.job import reconstructable_job
         from kedro_dagster_runner.progress import RunProgress
+        from kedro_dagster_runner.step_executor import register_driver_options
         from kedro_dagster_runner.worker import NodeRuntime, register_live, unregister_live
 
         nodes_by_name = {node.name: node for node in pipeline.nodes}
+        register_driver_options(spec.run_id, config.executor.options)
         live = store is None
         if live:
             register_live(

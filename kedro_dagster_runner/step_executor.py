@@ -19,14 +19,8 @@ log but launch work cheaply:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import sys
-import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from typing import Any
 
 from dagster import executor
@@ -36,161 +30,11 @@ from dagster._core.execution.plan.objects import StepSuccessData
 from dagster._core.execution.plan.outputs import StepOutputData, StepOutputHandle
 from dagster._core.execution.retries import RetryMode
 from dagster._core.executor.base import Executor
-from dagster._utils.error import SerializableErrorInfo, serializable_error_info_from_exc_info
 
+from kedro_dagster_runner.launchers import InlineLauncher, Launcher, PoolLauncher, StepOutcome
 from kedro_dagster_runner.spec import RunSpec
 
-# Modules the forkserver imports once so that each worker starts with Kedro already loaded.
-FORKSERVER_PRELOAD = ("kedro_dagster_runner.worker", "kedro.framework.session", "kedro.runner")
 _POLL_SECONDS = 0.5
-
-
-@dataclass(frozen=True)
-class StepOutcome:
-    """What running one node returned: success, or the error as Dagster serialises it."""
-
-    op_name: str
-    duration_ms: float
-    error: SerializableErrorInfo | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
-    """Run the node behind ``op_name`` in this process and report how it went (never raises)."""
-    from kedro_dagster_runner.worker import run_node
-
-    started = time.perf_counter()
-    try:
-        run_node(spec, spec.node_by_op[op_name])
-    except Exception:
-        error = serializable_error_info_from_exc_info(sys.exc_info())
-        return StepOutcome(op_name, (time.perf_counter() - started) * 1000, error)
-    return StepOutcome(op_name, (time.perf_counter() - started) * 1000)
-
-
-class InlineLauncher:
-    """Runs each node in the orchestrating process, one at a time."""
-
-    max_concurrent = 1
-
-    def __init__(self, spec: RunSpec) -> None:
-        self._spec = spec
-        self._done: list[StepOutcome] = []
-
-    def __enter__(self) -> InlineLauncher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.clear()
-
-    def launch(self, op_name: str) -> None:
-        self._done.append(run_step(self._spec, op_name))
-
-    def finished(self, timeout: float) -> list[StepOutcome]:
-        done, self._done = self._done, []
-        return done
-
-    def running(self) -> int:
-        return 0
-
-
-# Worker-process side of the pool -------------------------------------------------------------
-
-_WORKER_SPEC: RunSpec | None = None
-
-
-def _init_worker(spec_json: str) -> None:
-    """Pool initializer: remember the run and warm the Kedro context before the first node."""
-    global _WORKER_SPEC  # noqa: PLW0603 - one run spec per worker process
-    os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
-    _WORKER_SPEC = RunSpec.from_json(spec_json)
-    try:
-        from kedro_dagster_runner.worker import runtime_for
-
-        runtime_for(_WORKER_SPEC)
-    except Exception:  # reported as the failure of each node this worker is given
-        pass
-
-
-def _pool_step(op_name: str) -> StepOutcome:
-    assert _WORKER_SPEC is not None, "worker used before its initializer ran"
-    return run_step(_WORKER_SPEC, op_name)
-
-
-class PoolLauncher:
-    """A pool of long-lived worker processes for one run."""
-
-    def __init__(
-        self,
-        spec: RunSpec,
-        max_concurrent: int,
-        start_method: str,
-        preload_modules: tuple[str, ...] = (),
-    ) -> None:
-        self._spec = spec
-        self.max_concurrent = max_concurrent
-        self._start_method = start_method
-        self._preload = (*FORKSERVER_PRELOAD, *preload_modules)
-        self._pool: ProcessPoolExecutor | None = None
-        self._futures: dict[Future[StepOutcome], str] = {}
-        self._started: dict[str, float] = {}
-
-    def __enter__(self) -> PoolLauncher:
-        context = multiprocessing.get_context(self._start_method)
-        if self._start_method == "forkserver":
-            context.set_forkserver_preload(list(self._preload))
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.max_concurrent,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(self._spec.to_json(),),
-        )
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        assert self._pool is not None
-        if exc_type is not None:  # interrupted or crashed: do not wait for running nodes
-            for process in list(getattr(self._pool, "_processes", {}).values()):
-                process.terminate()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._pool = None
-
-    def launch(self, op_name: str) -> None:
-        assert self._pool is not None
-        self._started[op_name] = time.perf_counter()
-        self._futures[self._pool.submit(_pool_step, op_name)] = op_name
-
-    def running(self) -> int:
-        return len(self._futures)
-
-    def finished(self, timeout: float) -> list[StepOutcome]:
-        """Outcomes of the nodes that finished within ``timeout`` seconds."""
-        if not self._futures:
-            return []
-        done, _ = wait(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
-        outcomes = []
-        for future in done:
-            op_name = self._futures.pop(future)
-            try:
-                outcomes.append(future.result())
-            except BrokenProcessPool:
-                elapsed = (time.perf_counter() - self._started[op_name]) * 1000
-                outcomes.append(StepOutcome(op_name, elapsed, _crash_error(op_name)))
-        return outcomes
-
-
-def _crash_error(op_name: str) -> SerializableErrorInfo:
-    try:
-        raise RuntimeError(
-            f"The worker process running step '{op_name}' died unexpectedly (killed, out of "
-            "memory, a crash in native code, or it could not start because the driver's "
-            "__main__ module cannot be imported, e.g. under `python -c`); the pool cannot go on."
-        )
-    except RuntimeError:
-        return serializable_error_info_from_exc_info(sys.exc_info())
 
 
 # Orchestration ---------------------------------------------------------------------------------
@@ -202,7 +46,7 @@ class KedroStepExecutor(Executor):
     def __init__(
         self,
         spec: RunSpec,
-        launcher: InlineLauncher | PoolLauncher,
+        launcher: Launcher,
         retries: RetryMode,
         tag_concurrency_limits: list[dict[str, Any]] | None = None,
     ) -> None:
@@ -279,25 +123,47 @@ def _retry_mode(options: dict[str, Any]) -> RetryMode:
     return RetryMode.ENABLED if options.get("retries") else RetryMode.DISABLED
 
 
+def make_launcher(spec: RunSpec, options: dict[str, Any]) -> Launcher:
+    """The launcher of the run's executor kind, configured from its dagster.yml options."""
+    kind = spec.executor_kind
+    if kind == "in_process":
+        return InlineLauncher(spec)
+    if kind == "multiprocess":
+        return PoolLauncher(
+            spec,
+            max_concurrent=options.get("max_concurrent") or os.cpu_count() or 1,
+            start_method=options.get("start_method", "forkserver"),
+            preload_modules=tuple(options.get("preload_modules") or ()),
+        )
+    if kind == "dask":
+        from kedro_dagster_runner.dask_launcher import DaskLauncher
+
+        return DaskLauncher(spec, options)
+    if kind == "celery":
+        from kedro_dagster_runner.celery_launcher import CeleryLauncher
+
+        return CeleryLauncher(spec, options)
+    raise ValueError(f"no launcher for executor kind '{kind}'")
+
+
+_DRIVER_OPTIONS: dict[str, dict[str, Any]] = {}
+
+
+def register_driver_options(run_id: str, options: dict[str, Any]) -> None:
+    """Give the executor of run ``run_id`` its full options (kept out of the run spec, which
+    is stored with the Dagster run, because they may hold connection URLs with passwords)."""
+    _DRIVER_OPTIONS[run_id] = dict(options)
+
+
 def kedro_executor_definition(spec: RunSpec) -> Any:
-    """The ``ExecutorDefinition`` for the package's own kinds, in_process and multiprocess."""
-    options = spec.executor_options
+    """The ``ExecutorDefinition`` for the package's own kinds (in_process, multiprocess, ...)."""
 
     @executor(name=f"kedro_{spec.executor_kind}", config_schema={})
     def _kedro_executor(init_context: Any) -> KedroStepExecutor:
-        launcher: InlineLauncher | PoolLauncher
-        if spec.executor_kind == "in_process":
-            launcher = InlineLauncher(spec)
-        else:
-            launcher = PoolLauncher(
-                spec,
-                max_concurrent=options.get("max_concurrent") or os.cpu_count() or 1,
-                start_method=options.get("start_method", "forkserver"),
-                preload_modules=tuple(options.get("preload_modules") or ()),
-            )
+        options = _DRIVER_OPTIONS.get(spec.run_id, spec.executor_options)
         return KedroStepExecutor(
             spec,
-            launcher,
+            make_launcher(spec, options),
             _retry_mode(options),
             tag_concurrency_limits=options.get("tag_concurrency_limits"),
         )
