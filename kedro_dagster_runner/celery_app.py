@@ -48,7 +48,8 @@ def make_app(broker: str | None, backend: str | None, default_queue: str = "kedr
         worker_prefetch_multiplier=1,
         task_default_queue=default_queue,
         broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
+        worker_hijack_root_logger=False,  # keep the project's (Kedro's) logging config
+        worker_redirect_stdouts=False,
     )
     application.task(name=TASK_NAME)(run_node_task)
     return application

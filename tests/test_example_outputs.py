@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE_PROJECT, RUNNER, _copy_project, _kedro_runner
-
-OUTPUT_FOLDERS = ("02_intermediate", "03_primary", "06_models", "08_reporting")
-VERSION = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3}Z")
-
-
-def persisted_outputs(project: Path) -> dict[str, bytes]:
-    """Every file a run wrote, keyed by path with the version folder made generic."""
-    files = {}
-    for folder in OUTPUT_FOLDERS:
-        for path in sorted((project / "data" / folder).rglob("*")):
-            if path.is_file() and path.name != ".gitkeep":
-                files[VERSION.sub("<version>", str(path.relative_to(project)))] = path.read_bytes()
-    return files
+from kedro_projects import (
+    EXAMPLE_PROJECT,
+    RUNNER,
+    copy_project,
+    kedro_runner,
+    persisted_outputs,
+)
 
 
 @pytest.mark.parametrize(
@@ -40,11 +32,11 @@ def persisted_outputs(project: Path) -> dict[str, bytes]:
 def test_dagster_runner_writes_the_same_bytes_as_sequential_runner(
     tmp_path: Path, dagster_args: tuple[str, ...]
 ) -> None:
-    reference_project = _copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
-    dagster_project = _copy_project(EXAMPLE_PROJECT, tmp_path / "dagster")
+    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
+    dagster_project = copy_project(EXAMPLE_PROJECT, tmp_path / "dagster")
 
-    reference = _kedro_runner(reference_project, tmp_path)()
-    result = _kedro_runner(dagster_project, tmp_path)(*dagster_args)
+    reference = kedro_runner(reference_project, tmp_path)()
+    result = kedro_runner(dagster_project, tmp_path)(*dagster_args)
 
     assert reference.returncode == 0, reference.output
     assert result.returncode == 0, result.output

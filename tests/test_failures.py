@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import RUNNER, KedroRunner
+from kedro_projects import RUNNER, KedroRunner
 
 
 @pytest.mark.parametrize("env", ["base", "mp"])

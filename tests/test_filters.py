@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RUNNER, KedroRunner
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.runner import SequentialRunner
+from kedro_projects import RUNNER, KedroRunner
 
 from kedro_dagster_runner import DagsterRunner
 

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import RUNNER, KedroRunner
+from kedro_projects import RUNNER, KedroRunner
 
 DEMO_NODES = 8
 NODE_HOOKS = ("before_node_run", "after_node_run")
@@ -24,11 +24,11 @@ def _dataset_hook_counts(run) -> Counter:
 
 @pytest.fixture(scope="module")
 def sequential_reference(tmp_path_factory: pytest.TempPathFactory):
-    from conftest import DEMO_PROJECT, _copy_project, _kedro_runner
+    from kedro_projects import DEMO_PROJECT, copy_project, kedro_runner
 
     root = tmp_path_factory.mktemp("sequential")
-    project = _copy_project(DEMO_PROJECT, root / "demo_project")
-    run = _kedro_runner(project, root)()
+    project = copy_project(DEMO_PROJECT, root / "demo_project")
+    run = kedro_runner(project, root)()
     assert run.returncode == 0, run.output
     return run
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 from typing import Any
 
@@ -19,7 +20,8 @@ def _record(hook: str, **fields: Any) -> None:
     path = os.environ.get("DEMO_HOOK_LOG")
     if not path:
         return
-    line = json.dumps({"hook": hook, "pid": os.getpid(), **fields}, default=str)
+    record = {"hook": hook, "pid": os.getpid(), "host": socket.gethostname(), **fields}
+    line = json.dumps(record, default=str)
     with open(path, "a", encoding="utf-8") as stream:
         stream.write(line + "\n")
 

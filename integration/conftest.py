@@ -1,0 +1,193 @@
+"""Real services for the integration suite: Redis, RabbitMQ, a dask cluster, Celery workers.
+
+Redis and RabbitMQ are expected on 127.0.0.1 (:6379, :5672 guest/guest); they are started with
+the machine's own commands when they do not answer. Everything started here is stopped at the end
+and checked to be gone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+
+from kedro_projects import (  # the shared helpers live in tests/
+    DEMO_PROJECT,
+    EXAMPLE_PROJECT,
+    KedroRunner,
+    copy_project,
+    kedro_runner,
+)
+
+REDIS_START = (
+    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no '
+    "--dir /var/lib/redis --logfile /var/log/redis/ci.log"
+)
+RABBITMQ_START = "rabbitmq-server -detached"
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_for_port(port: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not port_open(port):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {seconds} s")
+        time.sleep(0.5)
+
+
+def ensure_service(port: int, start_command: str, seconds: float = 60) -> None:
+    """Start a machine service with its own start command if it does not answer."""
+    if not port_open(port):
+        subprocess.run(start_command, shell=True, check=False)
+        wait_for_port(port, seconds)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    ensure_service(6379, REDIS_START)
+    return "redis://127.0.0.1:6379"
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    ensure_service(5672, RABBITMQ_START, seconds=120)
+    return "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Background:
+    """A background process group, stopped (and checked gone) at the end."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._stream = log.open("w")
+        self.process = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=self._stream, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self._stream.close()
+        assert not group_alive(self.process.pid), f"processes of {self.log.name} survived"
+
+
+def group_alive(pgid: int) -> bool:
+    """True while any process of the process group is still running (not a zombie)."""
+    result = subprocess.run(
+        ["ps", "-o", "stat=", "-g", str(pgid)], capture_output=True, text=True, check=False
+    )
+    return any(not state.startswith("Z") for state in result.stdout.split())
+
+
+@pytest.fixture
+def worker_env(tmp_path: Path) -> dict[str, str]:
+    """Environment of workers and runs: one hook log shared by the driver and the workers."""
+    return {
+        **os.environ,
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "DEMO_HOOK_LOG": str(tmp_path / "hooks.jsonl"),
+    }
+
+
+@pytest.fixture
+def dask_scheduler(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[str]:
+    """A dask scheduler and two single-threaded worker processes on 127.0.0.1."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = shutil.which("dask") or "dask"
+    scheduler = Background(
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+         "--dashboard-address", ":0"],
+        tmp_path, worker_env, tmp_path / "scheduler.log",
+    )  # fmt: skip
+    workers = None
+    try:
+        wait_for_port(port, 60)
+        workers = Background(
+            [dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--host", "127.0.0.1",
+             "--no-dashboard"],
+            tmp_path, worker_env, tmp_path / "workers.log",
+        )  # fmt: skip
+        _wait_for_dask_workers(address, 2)
+        yield address
+    finally:
+        if workers is not None:
+            workers.stop()
+        scheduler.stop()
+
+
+def _wait_for_dask_workers(address: str, count: int) -> None:
+    from distributed import Client
+
+    with Client(address, timeout=60) as client:
+        client.wait_for_workers(count, timeout=120)
+
+
+def write_dagster_yml(project: Path, executors: dict[str, dict]) -> None:
+    import yaml
+
+    path = project / "conf" / "base" / "dagster.yml"
+    path.write_text(yaml.safe_dump({"executors": executors, "runner": {"executor": "serial"}}))
+
+
+@pytest.fixture
+def queue_name() -> str:
+    return f"kdr-it-{uuid.uuid4().hex[:8]}"
+
+
+def start_celery_worker(project: Path, executor: str, env: dict[str, str], log: Path) -> Background:
+    worker = Background(
+        [sys.executable, "-m", "kedro", "dagster-runner", "celery-worker",
+         "--executor", executor, "--concurrency", "2", "--loglevel", "INFO"],
+        project, env, log,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while " ready." not in worker.output():  # Celery logs "celery@<host> ready."
+        if worker.process.poll() is not None or time.monotonic() > deadline:
+            worker.stop()
+            raise RuntimeError(f"celery worker did not start:\n{worker.output()}")
+        time.sleep(0.5)
+    return worker
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> tuple[Path, KedroRunner]:
+    project = copy_project(DEMO_PROJECT, tmp_path / "demo_project")
+    return project, kedro_runner(project, tmp_path)
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> tuple[Path, KedroRunner]:
+    project = copy_project(EXAMPLE_PROJECT, tmp_path / "spaceflights")
+    return project, kedro_runner(project, tmp_path)

@@ -1,0 +1,146 @@
+"""dask and Celery executors against real services: same outputs, hooks in workers, clean failures.
+
+Backends: a dask LocalCluster started by the run, an external dask scheduler with two workers,
+Celery workers on a Redis broker and on a RabbitMQ broker (started with the plugin's
+`kedro dagster-runner celery-worker` command).
+"""
+
+from __future__ import annotations
+
+import glob
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Background, start_celery_worker, write_dagster_yml
+from kedro_projects import RUNNER, KedroRunner, persisted_outputs
+
+BACKENDS = ["dask_local", "dask_scheduler", "celery_redis", "celery_rabbitmq"]
+Configure = Callable[[Path], str]
+
+
+@pytest.fixture(params=BACKENDS)
+def configure(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    worker_env: dict[str, str],
+    queue_name: str,
+) -> Iterator[Configure]:
+    """A function that points a project's dagster.yml at the backend (starting its workers)
+    and returns the executor name to pass to --runner-params."""
+    workers: list[Background] = []
+    backend = request.param
+
+    def setup(project: Path) -> str:
+        executors: dict[str, dict] = {"serial": {"in_process": {}}}
+        if backend == "dask_local":
+            executors[backend] = {"dask": {"n_workers": 2}}
+        elif backend == "dask_scheduler":
+            address = request.getfixturevalue("dask_scheduler")
+            executors[backend] = {"dask": {"address": address}}
+        else:
+            broker, backend_url = (
+                (request.getfixturevalue("redis_url") + "/0", "redis://127.0.0.1:6379/1")
+                if backend == "celery_redis"
+                else (request.getfixturevalue("rabbitmq_url"), "rpc://")
+            )
+            executors[backend] = {
+                "celery": {"broker": broker, "backend": backend_url, "default_queue": queue_name}
+            }
+        write_dagster_yml(project, executors)
+        if backend.startswith("celery"):
+            log = tmp_path / f"celery-{len(workers)}.log"
+            workers.append(start_celery_worker(project, backend, worker_env, log))
+        return backend
+
+    yield setup
+    for worker in workers:
+        worker.stop()
+
+
+def _helper_processes() -> set[str]:
+    """Pids and command lines of multiprocessing/dask helper processes on the machine."""
+    listing = subprocess.run(
+        ["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True
+    ).stdout
+    markers = ("multiprocessing.spawn", "multiprocessing.forkserver", "distributed")
+    return {line.strip() for line in listing.splitlines() if any(m in line for m in markers)}
+
+
+def _handoff_dirs() -> set[str]:
+    return set(glob.glob(f"{tempfile.gettempdir()}/kedro-dagster-handoff-*"))
+
+
+def test_example_outputs_equal_sequential_runner(
+    configure: Configure, example: tuple[Path, KedroRunner], tmp_path: Path
+) -> None:
+    from kedro_projects import EXAMPLE_PROJECT, copy_project, kedro_runner
+
+    project, run = example
+    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "reference")
+    reference = kedro_runner(reference_project, tmp_path)()
+    assert reference.returncode == 0, reference.output
+    executor = configure(project)
+    before = (_helper_processes(), _handoff_dirs())
+
+    result = run("--runner", RUNNER, "--runner-params", f"executor={executor}")
+
+    assert result.returncode == 0, result.output
+    expected, actual = persisted_outputs(reference_project), persisted_outputs(project)
+    assert len(expected) == 7
+    assert actual == expected
+    deadline = time.monotonic() + 15  # a local cluster may take a moment to exit
+    while _helper_processes() - before[0] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _helper_processes() - before[0] == set(), "worker processes left behind"
+    assert _handoff_dirs() - before[1] == set(), "handoff data left behind"
+
+
+def test_node_hooks_fire_in_the_workers(
+    configure: Configure, demo: tuple[Path, KedroRunner], worker_env: dict[str, str]
+) -> None:
+    project, run = demo
+    executor = configure(project)
+
+    result = run(
+        "--runner", RUNNER, "--runner-params", f"executor={executor}",
+        hook_log=Path(worker_env["DEMO_HOOK_LOG"]),
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.output
+    driver = result.driver_pid
+    assert [c["pid"] for c in result.calls("after_pipeline_run")] == [driver]
+    node_pid = {c["node"]: c["pid"] for c in result.calls("before_node_run")}
+    assert len(node_pid) == 8
+    assert driver not in node_pid.values()
+    for call in result.hooks:
+        if "node" in call:
+            assert call["pid"] == node_pid[call["node"]], call
+    assert Counter(c["hook"] for c in result.hooks)["after_node_run"] == 8
+    save_versions = {c["save_version"] for c in result.calls("after_catalog_created")}
+    assert save_versions == {result.run_id}
+    assert {c["host"] for c in result.hooks}  # recorded: pid and hostname of each call
+
+
+def test_failing_node_fails_the_run_cleanly(
+    configure: Configure, demo: tuple[Path, KedroRunner], worker_env: dict[str, str]
+) -> None:
+    project, run = demo
+    executor = configure(project)
+
+    result = run(
+        "--runner", RUNNER, "--runner-params", f"executor={executor}", "--pipelines", "failing",
+        hook_log=Path(worker_env["DEMO_HOOK_LOG"]),
+    )  # fmt: skip
+
+    assert result.returncode != 0
+    assert "Node 'explode' failed: ValueError: explode refused 8 values" in result.output
+    assert '--from-nodes "explode"' in result.output
+    (node_error,) = result.calls("on_node_error")
+    assert node_error["pid"] != result.driver_pid
+    (pipeline_error,) = result.calls("on_pipeline_error")
+    assert pipeline_error["pid"] == result.driver_pid
