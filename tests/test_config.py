@@ -105,3 +105,29 @@ def test_missing_integration_package_names_the_extra(monkeypatch: pytest.MonkeyP
 
     with pytest.raises(MissingExtraError, match=r"pip install 'kedro-dagster-runner\[dask\]'"):
         resolve_config({"runner": {"executor": "dask"}})
+
+
+def test_distributed_executor_options_are_validated() -> None:
+    resolved = resolve_config({"runner": {"executor": "dask"}}, {"address": "tcp://h:8786"})
+    assert resolved.executor.options["address"] == "tcp://h:8786"
+
+    with pytest.raises(ConfigError, match=r"celery\).broker"):
+        resolve_config({"runner": {"executor": "celery"}}, {"broker": "http://nope"})
+
+
+def test_passwords_in_urls_are_masked() -> None:
+    from kedro_dagster_runner.config import mask_url, masked_options
+
+    assert mask_url("amqp://guest:secret@127.0.0.1:5672//") == "amqp://guest:***@127.0.0.1:5672//"
+    assert mask_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    options = masked_options({"broker": "redis://:pw@h:6379/0", "max_concurrent": 2})
+    assert options == {"broker": "redis://:***@h:6379/0", "max_concurrent": 2}
+
+
+def test_nodes_go_to_the_queue_of_their_first_mapped_tag() -> None:
+    from kedro_dagster_runner.celery_launcher import queue_for
+
+    queues = {"gpu": "gpu_queue", "big": "big_queue"}
+    assert queue_for(["training", "gpu"], queues, "kedro") == "gpu_queue"
+    assert queue_for(["big", "gpu"], queues, "kedro") == "big_queue"
+    assert queue_for(["other"], queues, "kedro") == "kedro"
