@@ -8,13 +8,23 @@ which nodes finished, failed or were skipped, which the runner needs for the res
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from kedro_dagster_runner.spec import RunSpec
 
 BAR_MIN_NODES = 20
+
+
+def _log_console() -> Any:
+    """The rich console Kedro's log handler writes to, so log lines print above the bar."""
+    from rich.console import Console
+
+    for handler in logging.getLogger().handlers:
+        console = getattr(handler, "console", None)
+        if isinstance(console, Console):
+            return console
+    return Console(stderr=True)
 
 
 @dataclass
@@ -44,13 +54,12 @@ class RunProgress:
     def for_run(cls, spec: RunSpec, logger: logging.Logger, mode: str) -> RunProgress:
         """``mode``: always | never | auto (a bar on a terminal when the run has many nodes)."""
         show = mode == "always" or (
-            mode == "auto" and sys.stderr.isatty() and len(spec.nodes) >= BAR_MIN_NODES
+            mode == "auto" and _log_console().is_terminal and len(spec.nodes) >= BAR_MIN_NODES
         )
         return cls(spec=spec, logger=logger, show_bar=show)
 
     def __enter__(self) -> RunProgress:
         if self.show_bar:
-            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
             self._bar = Progress(
@@ -58,7 +67,7 @@ class RunProgress:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
-                console=Console(stderr=True),
+                console=_log_console(),
                 transient=True,
             )
             self._bar.start()
