@@ -191,3 +191,18 @@ def demo(tmp_path: Path) -> tuple[Path, KedroRunner]:
 def example(tmp_path: Path) -> tuple[Path, KedroRunner]:
     project = copy_project(EXAMPLE_PROJECT, tmp_path / "spaceflights")
     return project, kedro_runner(project, tmp_path)
+
+
+POSTGRES_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+
+
+@pytest.fixture(scope="session")
+def postgres_db() -> str:
+    """A fresh database on the machine's Postgres (127.0.0.1:5432, user postgres, trust)."""
+    ensure_service(5432, POSTGRES_START)
+    name = f"kdr_it_{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"CREATE DATABASE {name}"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return name

@@ -205,13 +205,47 @@ class ExecutorChoice(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class PostgresSettings(_Strict):
+    """A Dagster instance whose run, event and schedule storage is a Postgres database.
+
+    The password never goes into the instance config: it is referenced as an environment
+    variable (``password_env``), filled from Kedro credentials when ``credentials`` is set.
+    """
+
+    hostname: str = "127.0.0.1"
+    port: PositiveInt = 5432
+    username: str = "postgres"
+    db_name: str = "dagster"
+    password_env: str = Field(
+        default="DAGSTER_PG_PASSWORD",
+        description="Environment variable holding the password (also passed to step containers).",
+    )
+    credentials: str | None = Field(
+        default=None,
+        description="Key in credentials.yml whose 'password' fills password_env for the run.",
+    )
+    scheme: str = Field(
+        default="postgresql+psycopg2", description="SQLAlchemy URL scheme (driver)."
+    )
+    webserver_url: str | None = Field(
+        default=None, description="URL of a dagster-webserver on this storage, to print run links."
+    )
+
+
+class InstanceSettings(_Strict):
+    """``runner.instance`` in its mapping form."""
+
+    postgres: PostgresSettings
+
+
 class RunnerSettings(_Strict):
     """The ``runner:`` section: what DagsterRunner does for ``kedro run``."""
 
     executor: str = Field(default="in_process", description="An executor name or a bare kind.")
-    instance: Literal["ephemeral", "dagster_home"] = Field(
+    instance: Literal["ephemeral", "dagster_home"] | InstanceSettings = Field(
         default="ephemeral",
-        description="ephemeral: a throw-away instance; dagster_home: the $DAGSTER_HOME one.",
+        description="ephemeral: a throw-away instance; dagster_home: the $DAGSTER_HOME one; "
+        "{postgres: {...}}: a shared instance on Postgres.",
     )
     handoff: str | None = Field(
         default=None,

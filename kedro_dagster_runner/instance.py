@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from kedro_dagster_runner.config import InstanceSettings, PostgresSettings
 from kedro_dagster_runner.errors import ConfigError
 
 
@@ -21,18 +25,85 @@ def _settings(log_level: str) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def open_instance(setting: str, multi_process: bool, log_level: str = "CRITICAL") -> Iterator[Any]:
-    """Yield the instance for a run and dispose of it (and its files) afterwards.
+def postgres_instance_config(settings: PostgresSettings, log_level: str) -> dict[str, Any]:
+    """The ``dagster.yaml`` content of a Postgres-backed instance; the password by env name."""
+    return {
+        "storage": {
+            "postgres": {
+                "postgres_db": {
+                    "username": settings.username,
+                    "password": {"env": settings.password_env},
+                    "hostname": settings.hostname,
+                    "db_name": settings.db_name,
+                    "port": settings.port,
+                    "scheme": settings.scheme,
+                    "params": {},
+                }
+            }
+        },
+        **_settings(log_level),
+    }
 
-    * ``ephemeral``: in-memory for in-process runs; multi-process executors refuse an in-memory
-      instance, so they get a throw-away sqlite instance in a temp dir, deleted after the run.
-    * ``dagster_home``: the persistent instance ``$DAGSTER_HOME`` points at (kept).
+
+def provide_postgres_password(
+    settings: PostgresSettings, credentials: Mapping[str, Any] | None
+) -> None:
+    """Put the password in ``settings.password_env`` for this process (and its step containers).
+
+    Raises:
+        ConfigError: ``credentials`` names a missing key, or no password is available at all.
+    """
+    if settings.credentials:
+        entry = (credentials or {}).get(settings.credentials)
+        if not isinstance(entry, Mapping) or "password" not in entry:
+            raise ConfigError(
+                f"runner.instance.postgres.credentials: credentials.yml has no entry "
+                f"'{settings.credentials}' with a 'password' key."
+            )
+        os.environ[settings.password_env] = str(entry["password"])
+    require_password_env(settings)
+
+
+def require_password_env(settings: PostgresSettings) -> None:
+    """Raise :class:`ConfigError` when the password variable is not set in this process."""
+    if settings.password_env not in os.environ:
+        raise ConfigError(
+            f"runner.instance.postgres: the password environment variable "
+            f"'{settings.password_env}' is not set; export it or set "
+            "runner.instance.postgres.credentials to a key of credentials.yml."
+        )
+
+
+@contextmanager
+def open_instance(
+    setting: str | InstanceSettings,
+    needs_persistent: bool,
+    log_level: str = "CRITICAL",
+) -> Iterator[Any]:
+    """Yield the instance for a run and dispose of it (and its temporary files) afterwards.
+
+    * ``ephemeral``: in-memory, unless the executor refuses that (Dagster's stock multiprocess),
+      then a throw-away sqlite instance in a temp dir, deleted after the run;
+    * ``dagster_home``: the persistent instance ``$DAGSTER_HOME`` points at (kept);
+    * ``{postgres: ...}``: a shared instance on Postgres (what dagster-webserver reads).
 
     ``log_level`` is the level of Dagster's engine messages printed by the instances created here.
     """
     from dagster import DagsterInstance
 
+    if isinstance(setting, InstanceSettings):
+        require_password_env(setting.postgres)
+        home = Path(tempfile.mkdtemp(prefix="kedro-dagster-instance-"))
+        try:
+            config = postgres_instance_config(setting.postgres, log_level)
+            (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+            from dagster._core.instance.ref import InstanceRef
+
+            with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+                yield instance
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+        return
     if setting == "dagster_home":
         if not os.environ.get("DAGSTER_HOME"):
             raise ConfigError(
@@ -43,7 +114,7 @@ def open_instance(setting: str, multi_process: bool, log_level: str = "CRITICAL"
         with DagsterInstance.get() as instance:
             yield instance
         return
-    if not multi_process:
+    if not needs_persistent:
         with DagsterInstance.ephemeral(settings=_settings(log_level)) as instance:
             yield instance
         return

@@ -140,6 +140,7 @@ class DagsterRunner(AbstractRunner):
                 "(`kedro run` or `KedroSession.run`). Use the in_process executor otherwise."
             )
         run_id = run_id or generate_timestamp()
+        self._provide_instance_secrets(config, driver)
         handoff_root = None if in_driver else self._handoff_root(config)
         spec = self._build_spec(pipeline, catalog, config, driver, run_id, handoff_root)
         self._logger.info(
@@ -159,6 +160,22 @@ class DagsterRunner(AbstractRunner):
                 store.remove()
             if handoff_root is not None and config.runner.handoff is None:
                 shutil.rmtree(handoff_root, ignore_errors=True)
+
+    @staticmethod
+    def _provide_instance_secrets(config: ResolvedConfig, driver: DriverContext | None) -> None:
+        """Fill the Postgres password variable from Kedro credentials when configured so."""
+        from kedro_dagster_runner.config import InstanceSettings
+        from kedro_dagster_runner.instance import provide_postgres_password
+
+        setting = config.runner.instance
+        if isinstance(setting, InstanceSettings) and setting.postgres.credentials:
+            from kedro.config import MissingConfigException
+
+            try:
+                credentials = driver.config_loader["credentials"] if driver is not None else {}
+            except (MissingConfigException, KeyError):
+                credentials = {}
+            provide_postgres_password(setting.postgres, credentials)
 
     @staticmethod
     def _handoff_root(config: ResolvedConfig) -> str:
@@ -295,6 +312,7 @@ class DagsterRunner(AbstractRunner):
                     tags=spec.tags,
                     job_code_origin=recon.get_python_origin(),
                 )
+                self._announce(config, dagster_run.run_id)
                 progress = RunProgress.for_run(spec, self._logger, config.runner.progress)
                 run_failure: str | None = None
                 with progress:
@@ -316,6 +334,17 @@ class DagsterRunner(AbstractRunner):
             raise self._failure(spec, progress, runtime, store, run_failure, status)
         if store is not None:
             self._return_free_outputs(pipeline, catalog, spec, store)
+
+    def _announce(self, config: ResolvedConfig, dagster_run_id: str) -> None:
+        """Log the Dagster run id, and its UI link when a webserver URL is configured."""
+        from kedro_dagster_runner.config import InstanceSettings
+
+        setting = config.runner.instance
+        url = setting.postgres.webserver_url if isinstance(setting, InstanceSettings) else None
+        if url:
+            self._logger.info("Dagster run: %s/runs/%s", url.rstrip("/"), dagster_run_id)
+        else:
+            self._logger.debug("Dagster run id: %s", dagster_run_id)
 
     def _failure(
         self,
