@@ -34,6 +34,8 @@ def run_node_task(handoff_uri: str, op_name: str) -> dict[str, Any]:
         "op_name": outcome.op_name,
         "duration_ms": outcome.duration_ms,
         "error": serialize_value(outcome.error) if outcome.error is not None else None,
+        "materialized": outcome.materialized,
+        "observed": outcome.observed,
     }
 
 

@@ -118,4 +118,6 @@ class CeleryLauncher:
             op_name,
             payload["duration_ms"],
             deserialize_value(error, SerializableErrorInfo) if error else None,
+            materialized=payload.get("materialized") or {},
+            observed=payload.get("observed") or {},
         )

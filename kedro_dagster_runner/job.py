@@ -32,10 +32,16 @@ def _run_op(spec: RunSpec, context, inputs) -> Iterator[Any]:
     """
     import dagster
 
+    from kedro_dagster_runner.assets import asset_key_path
     from kedro_dagster_runner.worker import run_node
 
     node = spec.node_by_op[context.op.name]
-    run_node(spec, node)
+    materialized, observed = run_node(spec, node)
+    for name, metadata in observed.items():
+        yield dagster.AssetObservation(dagster.AssetKey(asset_key_path(name)), metadata=metadata)
+    for name, metadata in materialized.items():
+        key = dagster.AssetKey(asset_key_path(name))
+        yield dagster.AssetMaterialization(key, metadata=metadata)
     for output_name in context.op.output_dict:
         yield dagster.Output(None, output_name=output_name)
 

@@ -13,8 +13,8 @@ import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from dagster._utils.error import SerializableErrorInfo, serializable_error_info_from_exc_info
 
@@ -31,6 +31,8 @@ class StepOutcome:
     op_name: str
     duration_ms: float
     error: SerializableErrorInfo | None = None
+    materialized: dict[str, dict[str, Any]] = field(default_factory=dict)
+    observed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -62,11 +64,12 @@ def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
 
     started = time.perf_counter()
     try:
-        run_node(spec, spec.node_by_op[op_name])
+        materialized, observed = run_node(spec, spec.node_by_op[op_name])
     except Exception:
         error = serializable_error_info_from_exc_info(sys.exc_info())
         return StepOutcome(op_name, (time.perf_counter() - started) * 1000, error)
-    return StepOutcome(op_name, (time.perf_counter() - started) * 1000)
+    elapsed = (time.perf_counter() - started) * 1000
+    return StepOutcome(op_name, elapsed, materialized=materialized, observed=observed)
 
 
 def error_outcome(op_name: str, elapsed_ms: float, message: str) -> StepOutcome:

@@ -25,7 +25,7 @@ from kedro_dagster_runner.errors import (
     RemoteNodeError,
     UnpicklableDataError,
 )
-from kedro_dagster_runner.handoff import HandoffStore, needs_handoff
+from kedro_dagster_runner.handoff import HandoffStore, is_parameter, needs_handoff
 from kedro_dagster_runner.naming import dagster_name, unique_op_names
 from kedro_dagster_runner.session_capture import DriverContext, session_capture
 from kedro_dagster_runner.spec import NodeSpec, ProjectSpec, RunSpec
@@ -236,6 +236,11 @@ class DagsterRunner(AbstractRunner):
             executor_options=masked_options(config.executor.options),
             handoff_uri=handoff_uri,
             handoff_datasets=handoff_datasets,
+            persisted_datasets=sorted(
+                name
+                for name in pipeline.datasets()
+                if not is_parameter(name) and not needs_handoff(name, catalog)
+            ),
             project=project,
             is_async=self._is_async,
             tags=tags,

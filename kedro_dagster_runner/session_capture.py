@@ -4,7 +4,8 @@ Kedro builds the runner before the session exists and hands ``_run`` only the pi
 catalog and the hook manager. Worker processes, however, must rebuild the same Kedro context, so
 the runner needs the project path, package, env, conf_source, runtime params, pipeline names and
 load versions. This plugin is registered through the ``kedro.hooks`` entry point and records them
-from ``after_context_created`` and ``before_pipeline_run``; it never changes anything.
+from ``after_context_created`` and ``before_pipeline_run``; it never changes anything. It also
+notes the shape of tabular data as it is saved, for the asset metadata of the run.
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ class SessionCapture:
         self._latest.load_versions = dict(run_params.get("load_versions") or {})
         self._latest.run_params = dict(run_params)
         self._by_run_id[run_id] = self._latest
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        from kedro_dagster_runner.assets import remember_saved_shape
+
+        remember_saved_shape(dataset_name, data)
 
     def for_run(self, run_id: str | None) -> DriverContext | None:
         """Return the session data of the run ``run_id`` and forget it (one run per session)."""

@@ -49,6 +49,7 @@ class RunSpec:
         executor_kind / executor_options: The Dagster executor the job is built with.
         handoff_uri: Run-scoped location of data that crosses processes.
         handoff_datasets: Datasets that go through the handoff store instead of the catalog.
+        persisted_datasets: Datasets the catalog persists (reported as Dagster assets).
         project: How workers rebuild the Kedro context; ``None`` when the run is in-process only.
         is_async: Kedro's ``is_async`` (threads for load/save inside a node).
         tags: Dagster run tags.
@@ -61,6 +62,7 @@ class RunSpec:
     executor_options: dict[str, Any] = field(default_factory=dict)
     handoff_uri: str | None = None
     handoff_datasets: list[str] = field(default_factory=list)
+    persisted_datasets: list[str] = field(default_factory=list)
     project: ProjectSpec | None = None
     is_async: bool = False
     tags: dict[str, str] = field(default_factory=dict)

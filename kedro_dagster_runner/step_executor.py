@@ -93,7 +93,8 @@ class KedroStepExecutor(Executor):
         step_context = plan_context.for_step(step)
         events: list[DagsterEvent]
         if outcome.ok:
-            events = [
+            events = asset_events(step_context, outcome)
+            events += [
                 DagsterEvent.from_step(
                     DagsterEventType.STEP_OUTPUT,
                     step_context,
@@ -117,6 +118,27 @@ class KedroStepExecutor(Executor):
         for event in events:
             active.handle_event(event)
             yield event
+
+
+def asset_events(step_context: Any, outcome: StepOutcome) -> list[DagsterEvent]:
+    """Observations of the persisted inputs, materializations of the persisted outputs."""
+    from dagster import AssetKey, AssetMaterialization, AssetObservation
+
+    from kedro_dagster_runner.assets import asset_key_path
+
+    events = [
+        DagsterEvent.asset_observation(
+            step_context, AssetObservation(AssetKey(asset_key_path(name)), metadata=metadata)
+        )
+        for name, metadata in outcome.observed.items()
+    ]
+    events += [
+        DagsterEvent.asset_materialization(
+            step_context, AssetMaterialization(AssetKey(asset_key_path(name)), metadata=metadata)
+        )
+        for name, metadata in outcome.materialized.items()
+    ]
+    return events
 
 
 def _retry_mode(options: dict[str, Any]) -> RetryMode:

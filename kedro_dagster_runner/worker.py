@@ -21,12 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kedro_dagster_runner.assets import node_asset_metadata
 from kedro_dagster_runner.errors import DagsterRunnerError
 from kedro_dagster_runner.handoff import HandoffDataset, HandoffStore
 from kedro_dagster_runner.spec import NodeSpec, RunSpec
 
 if TYPE_CHECKING:
     from kedro.pipeline.node import Node
+
+
+AssetMetadata = tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]
 
 
 @dataclass
@@ -126,8 +130,11 @@ def _find_nodes(spec: RunSpec, pipeline_names: list[str] | None, registry: Any) 
     return found
 
 
-def run_node(spec: RunSpec, node_spec: NodeSpec) -> None:
-    """Run one node with Kedro's ``Task``; record the exception for the driver if it raises."""
+def run_node(spec: RunSpec, node_spec: NodeSpec) -> AssetMetadata:
+    """Run one node with Kedro's ``Task``; record the exception for the driver if it raises.
+
+    Returns the metadata of the persisted datasets the node wrote and read (for asset events).
+    """
     from kedro.runner.task import Task
 
     runtime = runtime_for(spec)
@@ -146,3 +153,6 @@ def run_node(spec: RunSpec, node_spec: NodeSpec) -> None:
         elif spec.handoff_uri:
             HandoffStore(spec.handoff_uri).record_failure(node_spec.op_name, error)
         raise
+    return node_asset_metadata(
+        runtime.catalog, node_spec.inputs, node_spec.outputs, set(spec.persisted_datasets)
+    )
