@@ -42,6 +42,9 @@ def dataset_metadata(catalog: Any, dataset_name: str, saved: bool) -> dict[str, 
         chosen = version.save if saved else version.load
         if chosen:
             metadata["version"] = str(chosen)
+            versioned_path = getattr(dataset, "_get_versioned_path", None)
+            if versioned_path is not None:
+                metadata["filepath"] = str(versioned_path(str(chosen)))
     if saved:
         metadata.update(_SAVED_SHAPES.pop(dataset_name, {}))
     return metadata
