@@ -179,6 +179,37 @@ class CeleryOptions(_Strict):
         return value
 
 
+class DockerOptions(_Strict):
+    """One Docker container per node (dagster-docker's step executor) from a project image."""
+
+    image: str = Field(description="Project image with the runner installed and dagster on PATH.")
+    network: str = Field(default="host", description="Docker network of the step containers.")
+    env_vars: list[str] = Field(
+        default_factory=list,
+        description="Names of environment variables passed on from the kedro run process.",
+    )
+    volumes: list[str] = Field(
+        default_factory=list, description="Extra bind mounts, 'host_path:container_path[:mode]'."
+    )
+    mount_project: bool = Field(
+        default=True, description="Bind-mount the Kedro project at the same path in containers."
+    )
+    max_concurrent: PositiveInt | None = None
+    tag_concurrency_limits: list[TagConcurrencyLimit] | None = None
+    retries: bool = False
+
+    _normalise = field_validator("retries", mode="before")(lambda cls, v: _normalise_retries(v))
+
+    @field_validator("env_vars")
+    @classmethod
+    def _names_only(cls, names: list[str]) -> list[str]:
+        """Values come from the environment, never from the config (which may be committed)."""
+        bad = [name for name in names if "=" in name or not name]
+        if bad:
+            raise ValueError(f"give variable names only (values come from the environment): {bad}")
+        return names
+
+
 OPTION_MODELS: dict[str, type[BaseModel]] = {
     "in_process": InProcessOptions,
     "multiprocess": MultiprocessOptions,
@@ -186,6 +217,7 @@ OPTION_MODELS: dict[str, type[BaseModel]] = {
     "dagster_multiprocess": DagsterMultiprocessOptions,
     "dask": DaskOptions,
     "celery": CeleryOptions,
+    "docker": DockerOptions,
 }
 # kind -> (pip extra, importable module) for the executors that live in integration packages.
 INTEGRATION_KINDS: dict[str, tuple[str, str]] = {

@@ -17,7 +17,8 @@ from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.spec import RunSpec
 
 OWN_KINDS = frozenset({"in_process", "multiprocess", "dask", "celery"})
-STOCK_KINDS = frozenset({"dagster_in_process", "dagster_multiprocess"})
+STOCK_KINDS = frozenset({"dagster_in_process", "dagster_multiprocess", "docker"})
+CONTAINER_KINDS = frozenset({"docker"})
 SUPPORTED_KINDS = OWN_KINDS | STOCK_KINDS
 
 
@@ -40,6 +41,10 @@ def executor_definition(spec: RunSpec) -> Any:
         return dagster.in_process_executor
     if spec.executor_kind == "dagster_multiprocess":
         return dagster.multiprocess_executor
+    if spec.executor_kind == "docker":
+        from dagster_docker import docker_executor
+
+        return docker_executor
     from kedro_dagster_runner.step_executor import kedro_executor_definition
 
     return kedro_executor_definition(spec)
@@ -49,11 +54,18 @@ def _retries(enabled: bool) -> dict[str, dict[str, Any]]:
     return {"enabled": {}} if enabled else {"disabled": {}}
 
 
-def executor_run_config(kind: str, options: dict[str, Any]) -> dict[str, Any]:
+def executor_run_config(
+    kind: str, options: dict[str, Any], spec: RunSpec | None = None, env_names: list[str] = ()
+) -> dict[str, Any]:
     """The ``execution.config`` section of the Dagster run config for ``kind`` and ``options``.
 
     The package's own executors take their options from the run spec, so their section is empty.
+    ``env_names`` are variables step containers must receive (by name, e.g. the instance's
+    password variable).
     """
+    if kind == "docker":
+        assert spec is not None
+        return docker_run_config(options, spec, list(env_names))
     if kind == "dagster_in_process":
         return {"retries": _retries(options.get("retries", False))}
     if kind == "dagster_multiprocess":
@@ -72,6 +84,51 @@ def executor_run_config(kind: str, options: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+CONTAINER_LABEL = "org.kedro-dagster-runner.run"
+
+
+def docker_run_config(options: dict[str, Any], spec: RunSpec, env_names: list[str]) -> dict:
+    """dagster-docker's executor config: host paths the steps need are mounted at the same path.
+
+    The project (unless ``mount_project`` is false) and the run's handoff store are bind-mounted,
+    environment variables are passed by name only, and containers carry a label with the Kedro
+    run id so that :func:`remove_step_containers` can delete them after the run.
+    """
+    volumes = list(options.get("volumes") or [])
+    if options.get("mount_project", True) and spec.project is not None:
+        volumes.append(f"{spec.project.project_path}:{spec.project.project_path}")
+    if spec.handoff_uri and "://" not in spec.handoff_uri:
+        root = spec.handoff_uri.rsplit("/", 1)[0]
+        volumes.append(f"{root}:{root}")
+    names = ["KEDRO_DISABLE_TELEMETRY", *options.get("env_vars", []), *env_names]
+    config: dict[str, Any] = {
+        "image": options["image"],
+        "networks": [options.get("network", "host")],
+        "env_vars": list(dict.fromkeys(names)),
+        "container_kwargs": {
+            "volumes": volumes,
+            "labels": {CONTAINER_LABEL: spec.run_id},
+        },
+        "retries": _retries(options.get("retries", False)),
+    }
+    if options.get("max_concurrent"):
+        config["max_concurrent"] = options["max_concurrent"]
+    if options.get("tag_concurrency_limits"):
+        config["tag_concurrency_limits"] = options["tag_concurrency_limits"]
+    return config
+
+
+def remove_step_containers(run_id: str) -> int:
+    """Delete the step containers of a run (dagster-docker leaves them); returns how many."""
+    import docker
+
+    client = docker.from_env()
+    containers = client.containers.list(all=True, filters={"label": f"{CONTAINER_LABEL}={run_id}"})
+    for container in containers:
+        container.remove(force=True)
+    return len(containers)
+
+
 def runs_in_driver(kind: str) -> bool:
     """True when every node runs in the ``kedro run`` process (live catalog, no handoff)."""
     return kind in {"in_process", "dagster_in_process"}
@@ -80,3 +137,8 @@ def runs_in_driver(kind: str) -> bool:
 def needs_persistent_instance(kind: str) -> bool:
     """Dagster's stock multiprocess executor refuses an in-memory instance."""
     return kind == "dagster_multiprocess"
+
+
+def needs_shared_instance(kind: str) -> bool:
+    """Container steps reach the instance through their arguments: it must be Postgres."""
+    return kind in CONTAINER_KINDS

@@ -120,10 +120,27 @@ def build_job(spec_json: str) -> Any:
     )
 
 
+def build_job_from_store(handoff_uri: str) -> Any:
+    """Build the job from the spec the driver published in the run's handoff store."""
+    from kedro_dagster_runner.handoff import HandoffStore
+
+    return build_job(HandoffStore(handoff_uri).read_spec())
+
+
 def reconstructable_job(spec: RunSpec) -> Any:
-    """A ``ReconstructableJob`` pointing at :func:`build_job` with the spec's JSON."""
+    """A ``ReconstructableJob`` any executor can rebuild in its own processes or containers.
+
+    With a handoff store the pointer carries only the store's URI (step containers get the
+    pointer on their command line, which must stay short); otherwise the spec's JSON.
+    """
     import dagster
 
+    if spec.handoff_uri:
+        return dagster.build_reconstructable_job(
+            "kedro_dagster_runner.job",
+            "build_job_from_store",
+            reconstructable_args=(spec.handoff_uri,),
+        )
     return dagster.build_reconstructable_job(
         "kedro_dagster_runner.job", "build_job", reconstructable_args=(spec.to_json(),)
     )

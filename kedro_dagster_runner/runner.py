@@ -132,6 +132,7 @@ class DagsterRunner(AbstractRunner):
         config = self.resolve_config(driver)
         kind = config.executor.kind
         check_supported(kind)  # unsupported kinds fail here, before any node runs
+        self._check_instance_fits(config)
         in_driver = runs_in_driver(kind)
         if not in_driver and driver is None:
             raise DagsterRunnerError(
@@ -160,6 +161,20 @@ class DagsterRunner(AbstractRunner):
                 store.remove()
             if handoff_root is not None and config.runner.handoff is None:
                 shutil.rmtree(handoff_root, ignore_errors=True)
+
+    @staticmethod
+    def _check_instance_fits(config: ResolvedConfig) -> None:
+        from kedro_dagster_runner.config import InstanceSettings
+        from kedro_dagster_runner.errors import ConfigError
+        from kedro_dagster_runner.executors import needs_shared_instance
+
+        kind = config.executor.kind
+        if needs_shared_instance(kind) and not isinstance(config.runner.instance, InstanceSettings):
+            raise ConfigError(
+                f"runner.instance: the '{kind}' executor runs steps in containers that record "
+                "their events in the Dagster instance, so it needs a shared instance: set "
+                "runner.instance to {postgres: {...}} (see docs/configuration.md)."
+            )
 
     @staticmethod
     def _provide_instance_secrets(config: ResolvedConfig, driver: DriverContext | None) -> None:
@@ -284,7 +299,13 @@ class DagsterRunner(AbstractRunner):
     ) -> None:
         from dagster._core.execution.api import execute_run_iterator
 
-        from kedro_dagster_runner.executors import executor_run_config, needs_persistent_instance
+        from kedro_dagster_runner.config import InstanceSettings
+        from kedro_dagster_runner.executors import (
+            CONTAINER_KINDS,
+            executor_run_config,
+            needs_persistent_instance,
+            remove_step_containers,
+        )
         from kedro_dagster_runner.instance import open_instance
         from kedro_dagster_runner.job import reconstructable_job
         from kedro_dagster_runner.progress import RunProgress
@@ -302,8 +323,18 @@ class DagsterRunner(AbstractRunner):
         releaser = _DatasetReleaser(pipeline, catalog)
         recon = reconstructable_job(spec)
         log_level = _DAGSTER_LOG_LEVELS[config.runner.dagster_logs]
+        instance_setting = config.runner.instance
+        password_env = (
+            [instance_setting.postgres.password_env]
+            if isinstance(instance_setting, InstanceSettings)
+            else []
+        )
         run_config = {
-            "execution": {"config": executor_run_config(spec.executor_kind, spec.executor_options)},
+            "execution": {
+                "config": executor_run_config(
+                    spec.executor_kind, config.executor.options, spec, password_env
+                )
+            },
             "loggers": {"console": {"config": {"log_level": log_level}}},
         }
         runtime = None
@@ -333,6 +364,8 @@ class DagsterRunner(AbstractRunner):
         finally:
             if live:
                 runtime = unregister_live(spec.run_id)
+            if spec.executor_kind in CONTAINER_KINDS:
+                remove_step_containers(spec.run_id)
         if progress.failed or status != "SUCCESS":
             done_nodes = [nodes_by_name[name] for name in progress.done]
             self._suggest_resume_scenario(pipeline, done_nodes, catalog)

@@ -154,3 +154,78 @@ def test_no_docker_bridge_network_exists() -> None:
         check=True,
     ).stdout.split()
     assert "bridge" not in drivers
+
+
+def _docker_executor_project(
+    source: Path, target: Path, image: str, db_name: str, extra_volume: Path
+) -> Path:
+    import yaml
+
+    project = copy_project(source, target)
+    path = project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(path.read_text()) if path.exists() else {}
+    config.setdefault("executors", {})["containers"] = {
+        "docker": {
+            "image": image,
+            "env_vars": ["DEMO_HOOK_LOG"],
+            "volumes": [f"{extra_volume}:{extra_volume}"],
+            "max_concurrent": 2,
+        }
+    }
+    config["runner"] = {"executor": "containers", "instance": {"postgres": {"db_name": db_name}}}
+    path.write_text(yaml.safe_dump(config))
+    return project
+
+
+def _step_containers() -> list[str]:
+    from kedro_dagster_runner.executors import CONTAINER_LABEL
+
+    return _containers(CONTAINER_LABEL)
+
+
+@pytest.mark.timeout(3600)
+def test_docker_executor_runs_each_node_in_a_container(
+    project_image: str, postgres_db: str, tmp_path: Path
+) -> None:
+    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
+    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    project = _docker_executor_project(
+        EXAMPLE_PROJECT, tmp_path / "docker", project_image, postgres_db, tmp_path
+    )
+
+    result = kedro_runner(project, tmp_path)(
+        "--runner", RUNNER, env={"DAGSTER_PG_PASSWORD": "trust-auth"}
+    )
+
+    assert result.returncode == 0, result.output
+    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    assert _step_containers() == []  # dagster-docker leaves them; the runner removes them
+
+
+@pytest.mark.timeout(3600)
+def test_docker_executor_hooks_fire_in_containers_and_failures_are_clean(
+    project_image: str, postgres_db: str, tmp_path: Path
+) -> None:
+    from kedro_projects import DEMO_PROJECT
+
+    project = _docker_executor_project(
+        DEMO_PROJECT, tmp_path / "demo_project", project_image, postgres_db, tmp_path
+    )
+    run = kedro_runner(project, tmp_path)
+    env = {"DAGSTER_PG_PASSWORD": "trust-auth"}
+
+    result = run("--runner", RUNNER, env=env)
+    assert result.returncode == 0, result.output
+    node_hosts = {c["node"]: (c["pid"], c["host"]) for c in result.calls("before_node_run")}
+    assert len(node_hosts) == 8
+    driver_host = result.calls("before_pipeline_run")[0]["host"]
+    assert all(host != driver_host or pid != result.driver_pid for pid, host in node_hosts.values())
+    assert {c["save_version"] for c in result.calls("after_catalog_created")} == {result.run_id}
+
+    failed = run("--runner", RUNNER, "--pipelines", "failing", env=env)
+    assert failed.returncode != 0
+    assert "Node 'explode' failed" in failed.output
+    assert "explode refused 8 values" in failed.output
+    (node_error,) = failed.calls("on_node_error")
+    assert node_error["pid"] != failed.driver_pid
+    assert _step_containers() == []
