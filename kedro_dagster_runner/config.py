@@ -179,6 +179,14 @@ class CeleryOptions(_Strict):
         return value
 
 
+def _names_only(names: list[str]) -> list[str]:
+    """Values come from the environment, never from the config (which may be committed)."""
+    bad = [name for name in names if "=" in name or not name]
+    if bad:
+        raise ValueError(f"give variable names only (values come from the environment): {bad}")
+    return names
+
+
 class DockerOptions(_Strict):
     """One Docker container per node (dagster-docker's step executor) from a project image."""
 
@@ -200,14 +208,56 @@ class DockerOptions(_Strict):
 
     _normalise = field_validator("retries", mode="before")(lambda cls, v: _normalise_retries(v))
 
-    @field_validator("env_vars")
-    @classmethod
-    def _names_only(cls, names: list[str]) -> list[str]:
-        """Values come from the environment, never from the config (which may be committed)."""
-        bad = [name for name in names if "=" in name or not name]
-        if bad:
-            raise ValueError(f"give variable names only (values come from the environment): {bad}")
-        return names
+    _names_only = field_validator("env_vars")(lambda cls, v: _names_only(v))
+
+
+class K8sResources(_Strict):
+    """Kubernetes container resources: ``{requests: {cpu, memory}, limits: {cpu, memory}}``."""
+
+    requests: dict[str, str] = Field(default_factory=dict)
+    limits: dict[str, str] = Field(default_factory=dict)
+
+
+class K8sOptions(_Strict):
+    """One Kubernetes Job per node (dagster-k8s's step executor) from a project image."""
+
+    image: str = Field(description="Project image with the runner installed and dagster on PATH.")
+    namespace: str = "default"
+    service_account_name: str = "default"
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    env_vars: list[str] = Field(
+        default_factory=list, description="Names of variables passed on from kedro run."
+    )
+    env_secrets: list[str] = Field(
+        default_factory=list, description="Secrets whose keys become environment variables."
+    )
+    env_config_maps: list[str] = Field(default_factory=list)
+    volumes: list[dict[str, Any]] = Field(default_factory=list)
+    volume_mounts: list[dict[str, Any]] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    default_resources: K8sResources | None = None
+    resources: dict[str, K8sResources] = Field(
+        default_factory=dict, description="Kedro node tag -> resources of the nodes with that tag."
+    )
+    mount_project: bool = Field(
+        default=False,
+        description="hostPath-mount the project and handoff dir at the same path (one node).",
+    )
+    load_incluster_config: bool = True
+    kubeconfig_file: str | None = None
+    max_concurrent: PositiveInt | None = None
+    tag_concurrency_limits: list[TagConcurrencyLimit] | None = None
+    retries: bool = False
+
+    _normalise = field_validator("retries", mode="before")(lambda cls, v: _normalise_retries(v))
+    _names_only = field_validator("env_vars")(lambda cls, v: _names_only(v))
+
+    @model_validator(mode="after")
+    def _one_way_to_reach_the_cluster(self) -> K8sOptions:
+        if self.kubeconfig_file and self.load_incluster_config:
+            return self.model_copy(update={"load_incluster_config": False})
+        return self
 
 
 OPTION_MODELS: dict[str, type[BaseModel]] = {
@@ -218,6 +268,7 @@ OPTION_MODELS: dict[str, type[BaseModel]] = {
     "dask": DaskOptions,
     "celery": CeleryOptions,
     "docker": DockerOptions,
+    "k8s": K8sOptions,
 }
 # kind -> (pip extra, importable module) for the executors that live in integration packages.
 INTEGRATION_KINDS: dict[str, tuple[str, str]] = {

@@ -17,8 +17,8 @@ from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.spec import RunSpec
 
 OWN_KINDS = frozenset({"in_process", "multiprocess", "dask", "celery"})
-STOCK_KINDS = frozenset({"dagster_in_process", "dagster_multiprocess", "docker"})
-CONTAINER_KINDS = frozenset({"docker"})
+STOCK_KINDS = frozenset({"dagster_in_process", "dagster_multiprocess", "docker", "k8s"})
+CONTAINER_KINDS = frozenset({"docker", "k8s"})
 SUPPORTED_KINDS = OWN_KINDS | STOCK_KINDS
 
 
@@ -45,6 +45,10 @@ def executor_definition(spec: RunSpec) -> Any:
         from dagster_docker import docker_executor
 
         return docker_executor
+    if spec.executor_kind == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
     from kedro_dagster_runner.step_executor import kedro_executor_definition
 
     return kedro_executor_definition(spec)
@@ -66,6 +70,9 @@ def executor_run_config(
     if kind == "docker":
         assert spec is not None
         return docker_run_config(options, spec, list(env_names))
+    if kind == "k8s":
+        assert spec is not None
+        return k8s_run_config(options, spec)
     if kind == "dagster_in_process":
         return {"retries": _retries(options.get("retries", False))}
     if kind == "dagster_multiprocess":
@@ -95,11 +102,10 @@ def docker_run_config(options: dict[str, Any], spec: RunSpec, env_names: list[st
     run id so that :func:`remove_step_containers` can delete them after the run.
     """
     volumes = list(options.get("volumes") or [])
-    if options.get("mount_project", True) and spec.project is not None:
-        volumes.append(f"{spec.project.project_path}:{spec.project.project_path}")
-    if spec.handoff_uri and "://" not in spec.handoff_uri:
-        root = spec.handoff_uri.rsplit("/", 1)[0]
-        volumes.append(f"{root}:{root}")
+    paths = _host_paths(spec)
+    if not options.get("mount_project", True) and spec.project is not None:
+        paths.remove(spec.project.project_path)
+    volumes += [f"{path}:{path}" for path in paths]
     names = ["KEDRO_DISABLE_TELEMETRY", *options.get("env_vars", []), *env_names]
     config: dict[str, Any] = {
         "image": options["image"],
@@ -116,6 +122,111 @@ def docker_run_config(options: dict[str, Any], spec: RunSpec, env_names: list[st
     if options.get("tag_concurrency_limits"):
         config["tag_concurrency_limits"] = options["tag_concurrency_limits"]
     return config
+
+
+def _host_paths(spec: RunSpec) -> list[str]:
+    """Host paths a step must see at the same path: the project and the handoff directory."""
+    paths = [spec.project.project_path] if spec.project is not None else []
+    if spec.handoff_uri and "://" not in spec.handoff_uri:
+        paths.append(spec.handoff_uri.rsplit("/", 1)[0])
+    return paths
+
+
+def k8s_label_value(run_id: str) -> str:
+    """A Kubernetes label value (63 chars of [A-Za-z0-9_.-]) identifying a Kedro run."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in run_id)[:63].strip("-_.")
+
+
+def k8s_run_config(options: dict[str, Any], spec: RunSpec) -> dict[str, Any]:
+    """dagster-k8s's ``k8s_job_executor`` config; per-node resources come from Kedro tags.
+
+    Secrets reach step pods only through ``env_secrets`` (``envFrom`` a Secret), never through
+    values in the Job manifest; ``env_vars`` are names whose values the kedro run process has.
+    """
+    volumes = list(options.get("volumes") or [])
+    mounts = list(options.get("volume_mounts") or [])
+    if options.get("mount_project"):
+        for index, path in enumerate(_host_paths(spec)):
+            name = f"kedro-host-path-{index}"
+            volumes.append({"name": name, "host_path": {"path": path}})
+            mounts.append({"name": name, "mount_path": path})
+    tag_resources = options.get("resources") or {}
+    per_step = {}
+    for node in spec.nodes:
+        for tag in sorted(node.tags):
+            if tag in tag_resources:
+                resources = _k8s_resources(tag_resources[tag])
+                per_step[node.op_name] = {"container_config": {"resources": resources}}
+                break
+    config: dict[str, Any] = {
+        "job_image": options["image"],
+        "job_namespace": options.get("namespace", "default"),
+        "image_pull_policy": options.get("image_pull_policy", "IfNotPresent"),
+        "image_pull_secrets": [{"name": name} for name in options.get("image_pull_secrets", [])],
+        "service_account_name": options.get("service_account_name", "default"),
+        "env_vars": ["KEDRO_DISABLE_TELEMETRY=true", *options.get("env_vars", [])],
+        "env_secrets": list(options.get("env_secrets", [])),
+        "env_config_maps": list(options.get("env_config_maps", [])),
+        "volumes": volumes,
+        "volume_mounts": mounts,
+        "labels": {
+            **(options.get("labels") or {}),
+            K8S_RUN_LABEL: k8s_label_value(spec.run_id),
+        },
+        "load_incluster_config": options.get("load_incluster_config", True),
+        "per_step_k8s_config": per_step,
+        "retries": _retries(options.get("retries", False)),
+    }
+    if options.get("kubeconfig_file"):
+        config["kubeconfig_file"] = options["kubeconfig_file"]
+    if options.get("default_resources"):
+        config["resources"] = _k8s_resources(options["default_resources"])
+    if options.get("max_concurrent"):
+        config["max_concurrent"] = options["max_concurrent"]
+    if options.get("tag_concurrency_limits"):
+        config["tag_concurrency_limits"] = options["tag_concurrency_limits"]
+    return config
+
+
+def _k8s_resources(resources: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in resources.items() if value}
+
+
+K8S_RUN_LABEL = "kedro-dagster-runner/run"
+
+
+def k8s_run_launcher_config(options: dict[str, Any]) -> dict[str, Any]:
+    """The ``run_launcher`` section the instance needs for dagster-k8s's step executor."""
+    config: dict[str, Any] = {
+        "job_namespace": options.get("namespace", "default"),
+        "load_incluster_config": options.get("load_incluster_config", True),
+        "service_account_name": options.get("service_account_name", "default"),
+        "instance_config_map": "dagster-instance",
+        "dagster_home": "/tmp/dagster_home",
+        "job_image": options["image"],
+        "image_pull_policy": options.get("image_pull_policy", "IfNotPresent"),
+        "env_secrets": list(options.get("env_secrets", [])),
+    }
+    if options.get("kubeconfig_file"):
+        config["kubeconfig_file"] = options["kubeconfig_file"]
+    return {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": config}
+
+
+def delete_step_jobs(options: dict[str, Any], run_id: str) -> int:
+    """Delete the step Jobs (and their pods) of a run; returns how many Jobs."""
+    from kubernetes import client, config
+
+    if options.get("load_incluster_config", True):
+        config.load_incluster_config()
+    else:
+        config.load_kube_config(config_file=options.get("kubeconfig_file"))
+    namespace = options.get("namespace", "default")
+    batch = client.BatchV1Api()
+    selector = f"{K8S_RUN_LABEL}={k8s_label_value(run_id)}"
+    jobs = batch.list_namespaced_job(namespace, label_selector=selector).items
+    for job in jobs:
+        batch.delete_namespaced_job(job.metadata.name, namespace, propagation_policy="Foreground")
+    return len(jobs)
 
 
 def remove_step_containers(run_id: str) -> int:

@@ -25,9 +25,13 @@ def _settings(log_level: str) -> dict[str, Any]:
     }
 
 
-def postgres_instance_config(settings: PostgresSettings, log_level: str) -> dict[str, Any]:
+def postgres_instance_config(
+    settings: PostgresSettings, log_level: str, run_launcher: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The ``dagster.yaml`` content of a Postgres-backed instance; the password by env name."""
+    extra = {"run_launcher": run_launcher} if run_launcher else {}
     return {
+        **extra,
         "storage": {
             "postgres": {
                 "postgres_db": {
@@ -79,6 +83,7 @@ def open_instance(
     setting: str | InstanceSettings,
     needs_persistent: bool,
     log_level: str = "CRITICAL",
+    run_launcher: dict[str, Any] | None = None,
 ) -> Iterator[Any]:
     """Yield the instance for a run and dispose of it (and its temporary files) afterwards.
 
@@ -87,7 +92,8 @@ def open_instance(
     * ``dagster_home``: the persistent instance ``$DAGSTER_HOME`` points at (kept);
     * ``{postgres: ...}``: a shared instance on Postgres (what dagster-webserver reads).
 
-    ``log_level`` is the level of Dagster's engine messages printed by the instances created here.
+    ``log_level`` is the level of Dagster's engine messages printed by the instances created here;
+    ``run_launcher`` a run launcher section for the Postgres instance (dagster-k8s needs one).
     """
     from dagster import DagsterInstance
 
@@ -95,7 +101,7 @@ def open_instance(
         require_password_env(setting.postgres)
         home = Path(tempfile.mkdtemp(prefix="kedro-dagster-instance-"))
         try:
-            config = postgres_instance_config(setting.postgres, log_level)
+            config = postgres_instance_config(setting.postgres, log_level, run_launcher)
             (home / "dagster.yaml").write_text(yaml.safe_dump(config))
             from dagster._core.instance.ref import InstanceRef
 

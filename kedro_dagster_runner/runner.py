@@ -301,8 +301,9 @@ class DagsterRunner(AbstractRunner):
 
         from kedro_dagster_runner.config import InstanceSettings
         from kedro_dagster_runner.executors import (
-            CONTAINER_KINDS,
+            delete_step_jobs,
             executor_run_config,
+            k8s_run_launcher_config,
             needs_persistent_instance,
             remove_step_containers,
         )
@@ -339,8 +340,16 @@ class DagsterRunner(AbstractRunner):
         }
         runtime = None
         try:
+            launcher = (
+                k8s_run_launcher_config(config.executor.options)
+                if spec.executor_kind == "k8s"
+                else None
+            )
             with open_instance(
-                config.runner.instance, needs_persistent_instance(spec.executor_kind), log_level
+                config.runner.instance,
+                needs_persistent_instance(spec.executor_kind),
+                log_level,
+                run_launcher=launcher,
             ) as instance:
                 dagster_run = instance.create_run_for_job(
                     job_def=recon.get_definition(),
@@ -364,8 +373,10 @@ class DagsterRunner(AbstractRunner):
         finally:
             if live:
                 runtime = unregister_live(spec.run_id)
-            if spec.executor_kind in CONTAINER_KINDS:
+            if spec.executor_kind == "docker":
                 remove_step_containers(spec.run_id)
+            elif spec.executor_kind == "k8s":
+                delete_step_jobs(config.executor.options, spec.run_id)
         if progress.failed or status != "SUCCESS":
             done_nodes = [nodes_by_name[name] for name in progress.done]
             self._suggest_resume_scenario(pipeline, done_nodes, catalog)
