@@ -99,6 +99,9 @@ class Background:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self._stream.close()
+        deadline = time.monotonic() + 20  # children (e.g. a code server) exit after their parent
+        while group_alive(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
         assert not group_alive(self.process.pid), f"processes of {self.log.name} survived"
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timezone
 from functools import lru_cache, partial
 from typing import Any
 
 from kedro_dagster_runner.naming import dagster_name
-from kedro_dagster_runner.spec import NodeSpec, RunSpec
+from kedro_dagster_runner.spec import DERIVED_RUN_ID, NodeSpec, RunSpec
 
 KEDRO_NODE_TAG = "kedro/node"
 
@@ -35,6 +37,8 @@ def _run_op(spec: RunSpec, context, inputs) -> Iterator[Any]:
     from kedro_dagster_runner.assets import asset_key_path
     from kedro_dagster_runner.worker import run_node
 
+    if spec.run_id == DERIVED_RUN_ID:
+        spec = spec_for_dagster_run(spec, context.run_id, context.instance)
     node = spec.node_by_op[context.op.name]
     materialized, observed = run_node(spec, node)
     for name, metadata in observed.items():
@@ -46,12 +50,37 @@ def _run_op(spec: RunSpec, context, inputs) -> Iterator[Any]:
         yield dagster.Output(None, output_name=output_name)
 
 
+_DERIVED: dict[tuple[str, str], RunSpec] = {}
+
+
+def spec_for_dagster_run(spec: RunSpec, dagster_run_id: str, instance: Any) -> RunSpec:
+    """A code-location job's spec with a Kedro run id derived from its Dagster run.
+
+    Every process of the run derives the same id (the run's creation time, in Kedro's version
+    format), so versioned datasets get one fresh save version per Dagster run.
+    """
+    key = (spec.job_name, dagster_run_id)
+    if key not in _DERIVED:
+        created = instance.get_run_record_by_id(dagster_run_id).create_timestamp
+        stamp = created.astimezone(timezone.utc)
+        kedro_run_id = stamp.strftime("%Y-%m-%dT%H.%M.%S.") + f"{stamp.microsecond // 1000:03d}Z"
+        _DERIVED[key] = replace(spec, run_id=kedro_run_id)
+    return _DERIVED[key]
+
+
+def op_definition_name(spec: RunSpec, node: NodeSpec) -> str:
+    """Definition names are per job (several jobs of one code location share node names and
+    Dagster wants distinct definitions to have distinct names); ops are *invoked* under the node's
+    op name, which is what step keys, the UI and re-execution use."""
+    return f"{spec.job_name}__{node.op_name}"
+
+
 def _make_op(spec: RunSpec, node: NodeSpec, consumed: set[str]) -> Any:
     """One op per node; built with ``OpDefinition`` directly (the decorator costs ~0.7 ms/op)."""
     import dagster
 
     return dagster.OpDefinition(
-        name=node.op_name,
+        name=op_definition_name(spec, node),
         ins={
             dagster_name(name): dagster.In(dagster.Nothing)
             for name in node.inputs
@@ -64,14 +93,14 @@ def _make_op(spec: RunSpec, node: NodeSpec, consumed: set[str]) -> Any:
     )
 
 
-def _graph_dependencies(spec: RunSpec) -> tuple[dict[str, dict[str, Any]], set[str]]:
+def _graph_dependencies(spec: RunSpec) -> tuple[dict[Any, dict[str, Any]], set[str]]:
     import dagster
 
     producer: dict[str, str] = {}
     for node in spec.nodes:
         for output in node.outputs:
             producer[output] = node.op_name
-    dependencies: dict[str, dict[str, Any]] = {}
+    dependencies: dict[Any, dict[str, Any]] = {}
     consumed: set[str] = set()
     for node in spec.nodes:
         edges = {}
@@ -82,7 +111,8 @@ def _graph_dependencies(spec: RunSpec) -> tuple[dict[str, dict[str, Any]], set[s
                     upstream, dagster_name(name)
                 )
                 consumed.add(name)
-        dependencies[node.op_name] = edges
+        invocation = dagster.NodeInvocation(op_definition_name(spec, node), alias=node.op_name)
+        dependencies[invocation] = edges
     return dependencies, consumed
 
 

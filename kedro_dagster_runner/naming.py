@@ -40,6 +40,11 @@ def kedro_name(name: str) -> str:
     return unescaped.replace("__", ".")
 
 
+def job_name_for(pipeline_names: Iterable[str]) -> str:
+    """The Dagster job name of a run of these Kedro pipelines: ``kedro_<name>[_<name>...]``."""
+    return "kedro_" + "_".join(dagster_name(name).strip("_") or "_" for name in pipeline_names)
+
+
 def unique_op_names(node_names: Iterable[str]) -> dict[str, str]:
     """Map each node name to a distinct op name; clashing names get a short stable hash suffix."""
     by_op: dict[str, list[str]] = {}

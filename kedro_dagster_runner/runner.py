@@ -26,7 +26,7 @@ from kedro_dagster_runner.errors import (
     UnpicklableDataError,
 )
 from kedro_dagster_runner.handoff import HandoffStore, is_parameter, needs_handoff
-from kedro_dagster_runner.naming import dagster_name, unique_op_names
+from kedro_dagster_runner.naming import job_name_for, unique_op_names
 from kedro_dagster_runner.session_capture import DriverContext, session_capture
 from kedro_dagster_runner.spec import NodeSpec, ProjectSpec, RunSpec
 
@@ -236,7 +236,7 @@ class DagsterRunner(AbstractRunner):
         }
         return RunSpec(
             run_id=run_id,
-            job_name="kedro_" + "_".join(dagster_name(n).strip("_") or "_" for n in pipeline_names),
+            job_name=job_name_for(pipeline_names),
             nodes=[
                 NodeSpec(
                     name=node.name,

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
+DERIVED_RUN_ID = ""  # run_id of code-location jobs: each Dagster run derives its own
+
 
 @dataclass(frozen=True)
 class ProjectSpec:

@@ -29,6 +29,15 @@ def spread(values: list[int]) -> dict[str, int]:
     return {"min": min(values), "max": max(values)}
 
 
+def flaky(values: list[int]) -> dict[str, Any]:
+    """Fails until the file data/out/flaky.ok exists (to test re-execution from failure)."""
+    from pathlib import Path
+
+    if not Path("data/out/flaky.ok").exists():
+        raise RuntimeError("flaky failed: data/out/flaky.ok is missing")
+    return {"count": len(values), "max": max(values)}
+
+
 def explode(values: list[int]) -> list[int]:
     raise ValueError(f"explode refused {len(values)} values")
 

@@ -46,10 +46,18 @@ def register_pipelines() -> dict[str, Pipeline]:
             node(n.use_lock, "lock", "used", name="use_lock"),
         ]
     )
+    flaky = Pipeline(
+        [
+            node(n.double, ["numbers", "params:factor"], "partial", name="double_partial"),
+            node(n.flaky, "partial", "summary", name="flaky"),
+            node(n.make_report, "summary", "report", name="make_report"),
+        ]
+    )
     lock_input = Pipeline([node(n.use_lock, "lock_input", "used", name="use_lock_input")])
     return {
         "__default__": main,
         "failing": failing,
         "unpicklable": unpicklable,
         "lock_input": lock_input,
+        "flaky": flaky,
     }
