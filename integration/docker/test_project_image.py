@@ -1,4 +1,7 @@
-"""A project image of the example project runs `kedro run` with DagsterRunner in a container.
+"""Containers: a project image runs `kedro run`; the docker and k8s executors run nodes in them.
+
+The k8s executor runs against the project's Kubernetes API emulator (integration/k8s_emulator),
+whose pods are Docker containers; no real cluster is involved.
 
 The engine is started by the harness (bridge none: containers use the host network only), the
 base image is built offline with debootstrap, and the project image from the local checkout.
@@ -60,6 +63,7 @@ def project_image(tmp_path_factory: pytest.TempPathFactory) -> str:
         TAG,
         BASE_IMAGE,
         runner_source=REPO,
+        extras=("docker", "postgres", "k8s"),
         constraints=host_constraints(),
         log=log,
     )
@@ -229,3 +233,106 @@ def test_docker_executor_hooks_fire_in_containers_and_failures_are_clean(
     (node_error,) = failed.calls("on_node_error")
     assert node_error["pid"] != failed.driver_pid
     assert _step_containers() == []
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator:
+    sys.path.insert(0, str(REPO))
+    from integration.k8s_emulator import K8sEmulator
+
+    with K8sEmulator() as server:
+        yield server
+    assert _containers(f"org.kedro-dagster-runner.k8s-emulator={server.server_id}") == []
+
+
+def _k8s_project(source: Path, target: Path, image: str, db_name: str, emulator) -> Path:
+    import base64
+
+    import kubernetes
+    import yaml
+
+    project = copy_project(source, target)
+    kubeconfig = project / "kubeconfig.yaml"  # inside the project: mounted into the step pods
+    emulator.write_kubeconfig(kubeconfig)
+    api = kubernetes.client.CoreV1Api(
+        kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+    )
+    secret = base64.b64encode(b"trust-auth").decode()
+    body = {"metadata": {"name": "dagster-pg"}, "data": {"DAGSTER_PG_PASSWORD": secret}}
+    try:
+        api.create_namespaced_secret("default", body)
+    except kubernetes.client.ApiException as error:
+        assert error.status == 409  # created by an earlier test on this emulator
+    path = project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(path.read_text()) if path.exists() else {}
+    config.setdefault("executors", {})["cluster"] = {
+        "k8s": {
+            "image": image,
+            "kubeconfig_file": str(kubeconfig),
+            "env_secrets": ["dagster-pg"],
+            "env_vars": ["DEMO_HOOK_LOG"],
+            "mount_project": True,
+            "image_pull_policy": "Never",
+            "default_resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
+            "resources": {"training": {"limits": {"cpu": "1", "memory": "1Gi"}}},
+            "max_concurrent": 2,
+        }
+    }
+    config["runner"] = {"executor": "cluster", "instance": {"postgres": {"db_name": db_name}}}
+    path.write_text(yaml.safe_dump(config))
+    return project
+
+
+def _jobs_left(project: Path) -> list[str]:
+    """Jobs still in the emulated API (the runner deletes its step Jobs after the run)."""
+    import kubernetes
+
+    config = str(project / "kubeconfig.yaml")
+    batch = kubernetes.client.BatchV1Api(kubernetes.config.new_client_from_config(config))
+    return [job.metadata.name for job in batch.list_namespaced_job("default").items]
+
+
+@pytest.mark.timeout(3600)
+def test_k8s_executor_runs_nodes_as_jobs_on_the_emulated_api(
+    project_image: str, postgres_db: str, emulator, tmp_path: Path
+) -> None:
+    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
+    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    project = _k8s_project(EXAMPLE_PROJECT, tmp_path / "k8s", project_image, postgres_db, emulator)
+
+    result = kedro_runner(project, tmp_path)(
+        "--runner", RUNNER, env={"DAGSTER_PG_PASSWORD": "trust-auth"}
+    )
+
+    assert result.returncode == 0, result.output
+    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    assert len(emulator.validated_jobs) == 9  # one strictly schema-checked Job per node
+    assert _jobs_left(project) == []
+
+
+@pytest.mark.timeout(3600)
+def test_k8s_executor_hooks_fire_in_pods_and_failures_are_clean(
+    project_image: str, postgres_db: str, emulator, tmp_path: Path
+) -> None:
+    from kedro_projects import DEMO_PROJECT
+
+    project = _k8s_project(
+        DEMO_PROJECT, tmp_path / "demo_project", project_image, postgres_db, emulator
+    )
+    run = kedro_runner(project, tmp_path)
+    env = {"DAGSTER_PG_PASSWORD": "trust-auth"}
+    hook_log = project / "hooks.jsonl"  # inside the project: the pods write to it too
+
+    result = run("--runner", RUNNER, env=env, hook_log=hook_log)
+    assert result.returncode == 0, result.output
+    node_pids = {c["node"]: c["pid"] for c in result.calls("before_node_run")}
+    assert len(node_pids) == 8 and result.driver_pid not in node_pids.values()
+    assert {c["save_version"] for c in result.calls("after_catalog_created")} == {result.run_id}
+
+    hook_log.unlink()
+    failed = run("--runner", RUNNER, "--pipelines", "failing", env=env, hook_log=hook_log)
+    assert failed.returncode != 0
+    assert "Node 'explode' failed" in failed.output
+    (node_error,) = failed.calls("on_node_error")
+    assert node_error["pid"] != failed.driver_pid
+    assert _jobs_left(project) == []

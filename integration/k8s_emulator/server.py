@@ -333,6 +333,8 @@ class K8sEmulator:
         max_grace_seconds: cap on the SIGTERM-to-SIGKILL grace period used when a pod is deleted
             (Kubernetes defaults to 30 s; tests do not want to wait that long).
         server_id: value of the ``EMULATOR_LABEL`` label put on every container started.
+        schema_version: Kubernetes version whose schemas every created Job must pass (strict
+            ``kubernetes-validate``; unknown fields are rejected with 422); ``None`` to skip.
     """
 
     def __init__(
@@ -343,8 +345,11 @@ class K8sEmulator:
         poll_interval: float = 0.25,
         max_grace_seconds: float = 3,
         server_id: str | None = None,
+        schema_version: str | None = "1.30.0",
     ):
         self.host = host
+        self.schema_version = schema_version
+        self.validated_jobs: list[str] = []
         self._requested_port = port
         self.poll_interval = poll_interval
         self.max_grace_seconds = max_grace_seconds
@@ -850,9 +855,26 @@ class K8sEmulator:
 
     # --- the Job controller ---------------------------------------------------------------------
 
+    def _validate_schema(self, job: dict, name: str) -> None:
+        """Reject a Job that does not pass the strict Kubernetes schema of ``schema_version``."""
+        if not self.schema_version:
+            return
+        import copy
+
+        import kubernetes_validate
+
+        try:
+            kubernetes_validate.validate(copy.deepcopy(job), self.schema_version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            raise _invalid(
+                RESOURCES["jobs"], name, f"schema {self.schema_version}: {error.message}"
+            ) from error
+        self.validated_jobs.append(name)
+
     def _default_job(self, job: dict) -> None:
         res = RESOURCES["jobs"]
         name = job["metadata"]["name"]
+        self._validate_schema(job, name)
         spec = job.setdefault("spec", {})
         template = spec.get("template") or {}
         pod_spec = template.get("spec") or {}
