@@ -169,11 +169,14 @@ class DagsterRunner(AbstractRunner):
         from kedro_dagster_runner.executors import needs_shared_instance
 
         kind = config.executor.kind
-        if needs_shared_instance(kind) and not isinstance(config.runner.instance, InstanceSettings):
+        instance = config.runner.instance
+        shared = isinstance(instance, InstanceSettings) or instance == "dagster_home"
+        if needs_shared_instance(kind) and not shared:
             raise ConfigError(
                 f"runner.instance: the '{kind}' executor runs steps in containers that record "
                 "their events in the Dagster instance, so it needs a shared instance: set "
-                "runner.instance to {postgres: {...}} (see docs/configuration.md)."
+                "runner.instance to {postgres: {...}}, or to dagster_home with a Postgres "
+                "dagster.yaml in $DAGSTER_HOME (see docs/configuration.md)."
             )
 
     @staticmethod
