@@ -117,12 +117,6 @@ class DagsterMultiprocessOptions(_Strict):
     _selector = model_validator(mode="before")(lambda cls, v: _unpack_start_method(v))
 
 
-class PassThroughOptions(BaseModel):
-    """Options of an integration executor, handed to its Dagster executor unchanged."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
 class DaskOptions(_Strict):
     """dask.distributed: a local cluster for the run, or an existing scheduler's workers."""
 
@@ -385,11 +379,11 @@ def _validate_options(kind: str, options: Any, key_path: str, source: str) -> di
         options = {}
     if not isinstance(options, Mapping):
         raise _fail(source, f"  {key_path}: expected a mapping of options, got {options!r}")
-    model = OPTION_MODELS.get(kind, PassThroughOptions)
+    model = OPTION_MODELS[kind]
     try:
         return model.model_validate(dict(options)).model_dump(exclude_none=True)
     except ValidationError as exc:
-        allowed = ", ".join(model.model_fields) if model is not PassThroughOptions else "any"
+        allowed = ", ".join(model.model_fields)
         raise _fail(
             source, f"{_format_validation_error(exc, key_path)}\n  allowed keys: {allowed}"
         ) from None

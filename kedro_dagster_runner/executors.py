@@ -6,37 +6,24 @@ Kinds and where nodes run:
 * ``multiprocess``: this package's warm worker pool (see :mod:`kedro_dagster_runner.launchers`);
 * ``dask`` / ``celery``: this package's launchers for distributed workers;
 * ``dagster_in_process`` / ``dagster_multiprocess``: Dagster's stock executors, each node through
-  Dagster's full step machinery (the multiprocess one starts a process per node).
+  Dagster's full step machinery (the multiprocess one starts a process per node);
+* ``docker`` / ``k8s``: dagster-docker's and dagster-k8s's step executors, a container or a
+  Kubernetes Job per node, from a project image.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.spec import RunSpec
 
-OWN_KINDS = frozenset({"in_process", "multiprocess", "dask", "celery"})
-STOCK_KINDS = frozenset({"dagster_in_process", "dagster_multiprocess", "docker", "k8s"})
 CONTAINER_KINDS = frozenset({"docker", "k8s"})
-SUPPORTED_KINDS = OWN_KINDS | STOCK_KINDS
-
-
-def check_supported(kind: str) -> None:
-    """Raise :class:`ConfigError` for kinds dagster.yml accepts but this version cannot run."""
-    if kind not in SUPPORTED_KINDS:
-        raise ConfigError(
-            f"Executor kind '{kind}' is recognised in dagster.yml but this version of "
-            f"kedro-dagster-runner can only run: {', '.join(sorted(SUPPORTED_KINDS))}. "
-            "Set runner.executor to one of those."
-        )
 
 
 def executor_definition(spec: RunSpec) -> Any:
     """The Dagster ``ExecutorDefinition`` the run's job is built with."""
     import dagster
 
-    check_supported(spec.executor_kind)
     if spec.executor_kind == "dagster_in_process":
         return dagster.in_process_executor
     if spec.executor_kind == "dagster_multiprocess":

@@ -121,7 +121,7 @@ class DagsterRunner(AbstractRunner):
         """Build the run spec and the job, execute it and report the outcome the Kedro way."""
         from kedro.io.core import generate_timestamp
 
-        from kedro_dagster_runner.executors import check_supported, runs_in_driver
+        from kedro_dagster_runner.executors import runs_in_driver
 
         driver = session_capture.for_run(run_id)
         if driver is None and run_id is not None:
@@ -131,7 +131,6 @@ class DagsterRunner(AbstractRunner):
             )
         config = self.resolve_config(driver)
         kind = config.executor.kind
-        check_supported(kind)  # unsupported kinds fail here, before any node runs
         self._check_instance_fits(config)
         in_driver = runs_in_driver(kind)
         if not in_driver and driver is None:
