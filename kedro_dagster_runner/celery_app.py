@@ -36,6 +36,7 @@ def run_node_task(handoff_uri: str, op_name: str) -> dict[str, Any]:
         "error": serialize_value(outcome.error) if outcome.error is not None else None,
         "materialized": outcome.materialized,
         "observed": outcome.observed,
+        "logs": outcome.logs,
     }
 
 

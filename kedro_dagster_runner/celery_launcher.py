@@ -120,4 +120,5 @@ class CeleryLauncher:
             deserialize_value(error, SerializableErrorInfo) if error else None,
             materialized=payload.get("materialized") or {},
             observed=payload.get("observed") or {},
+            logs=[(level, message) for level, message in payload.get("logs") or []],
         )

@@ -33,6 +33,7 @@ class StepOutcome:
     error: SerializableErrorInfo | None = None
     materialized: dict[str, dict[str, Any]] = field(default_factory=dict)
     observed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    logs: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -60,16 +61,21 @@ class Launcher(Protocol):
 
 def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
     """Run the node behind ``op_name`` in this process and report how it went (never raises)."""
+    from kedro_dagster_runner.logging import capture
     from kedro_dagster_runner.worker import run_node
 
     started = time.perf_counter()
-    try:
-        materialized, observed = run_node(spec, spec.node_by_op[op_name])
-    except Exception:
-        error = serializable_error_info_from_exc_info(sys.exc_info())
-        return StepOutcome(op_name, (time.perf_counter() - started) * 1000, error)
+    with capture() as logs:
+        try:
+            materialized, observed = run_node(spec, spec.node_by_op[op_name])
+        except Exception:
+            error = serializable_error_info_from_exc_info(sys.exc_info())
+            elapsed = (time.perf_counter() - started) * 1000
+            return StepOutcome(op_name, elapsed, error, logs=list(logs))
     elapsed = (time.perf_counter() - started) * 1000
-    return StepOutcome(op_name, elapsed, materialized=materialized, observed=observed)
+    return StepOutcome(
+        op_name, elapsed, materialized=materialized, observed=observed, logs=list(logs)
+    )
 
 
 def error_outcome(op_name: str, elapsed_ms: float, message: str) -> StepOutcome:

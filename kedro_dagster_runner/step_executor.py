@@ -91,6 +91,8 @@ class KedroStepExecutor(Executor):
     ) -> Iterator[DagsterEvent]:
         step = active.get_step_by_key(outcome.op_name)
         step_context = plan_context.for_step(step)
+        for level, message in outcome.logs:  # node logs, into the run's event log
+            step_context.log.log(level, message)
         events: list[DagsterEvent]
         if outcome.ok:
             events = asset_events(step_context, outcome)

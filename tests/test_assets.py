@@ -48,3 +48,23 @@ def test_persisted_datasets_are_materialized_with_metadata(
     summary = materialized["summary"].asset_materialization.metadata
     assert summary["kedro/dataset"].value == "summary"
     assert json.loads((demo_project / "data/out/summary.json").read_text())["count"] == 8
+
+
+@pytest.mark.parametrize("executor", ["in_process", "pool", "dagster_multiprocess"])
+def test_node_logs_reach_the_event_log_and_the_terminal_once(
+    kedro_demo, dagster_home: Path, executor: str
+) -> None:
+    from dagster import DagsterInstance
+    from kedro_projects import RUNNER
+
+    run = kedro_demo(
+        "--runner", RUNNER, "--env", "mp",
+        "--runner-params", f"executor={executor},instance=dagster_home",
+    )  # fmt: skip
+
+    assert run.returncode == 0, run.output
+    assert run.output.count("spread of 8 values") == 1
+    with DagsterInstance.get() as instance:
+        (dagster_run,) = instance.get_runs()
+        messages = [entry.user_message for entry in instance.all_logs(dagster_run.run_id)]
+    assert messages.count("spread of 8 values") == 1

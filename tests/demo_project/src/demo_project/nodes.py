@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kedro_dagster_runner.logging import getLogger
+
 
 def double(numbers: list[int], factor: int) -> list[int]:
     return [n * factor for n in numbers]
@@ -26,6 +28,7 @@ def make_report(summary: dict[str, Any]) -> str:
 
 
 def spread(values: list[int]) -> dict[str, int]:
+    getLogger(__name__).info("spread of %d values", len(values))
     return {"min": min(values), "max": max(values)}
 
 
