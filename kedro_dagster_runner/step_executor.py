@@ -1,20 +1,19 @@
-"""The package's own Dagster executors: nodes run inline or in a warm worker pool.
+"""The package's own Dagster executors: nodes run inline, in a warm local pool, on dask or Celery.
 
-Dagster's stock executors run every step through its full step machinery: the in-process one
-builds a step execution context per op (40-100 ms each here), the multiprocess one starts a fresh
-process per step that re-imports everything, rebuilds the Kedro context and the whole execution
-plan (seconds per step, O(N) per step). These executors keep Dagster as the orchestrator and event
-log but launch work cheaply:
+Dagster's stock multiprocess executor starts a fresh process per step that re-imports everything,
+rebuilds the Kedro context and the whole execution plan (seconds per step, O(N) per step), and
+its stock in-process executor runs every op through Dagster's step machinery. These executors
+keep Dagster as the orchestrator and event log but launch work cheaply:
 
 * the orchestrator (the ``kedro run`` process) walks the execution plan with Dagster's
   ``ActiveExecution`` (dependencies, ``max_concurrent``, tag concurrency limits, skips after a
-  failure) and records every step event itself: STEP_START, one STEP_OUTPUT per dataset written,
-  STEP_SUCCESS with the measured duration, or STEP_FAILURE with the node's error, so runs show in
-  the Dagster UI with the same per-step timing as any other executor;
-* :class:`InlineLauncher` runs the node in the orchestrator itself (``in_process``);
-* :class:`PoolLauncher` keeps a pool of long-lived worker processes, each of which rebuilds the
-  Kedro context once and then runs node after node (``multiprocess``). Workers never build the
-  Dagster job or touch the Dagster instance.
+  failure) and records every step event itself: STEP_START, asset observations and
+  materializations, one STEP_OUTPUT per dataset written, STEP_SUCCESS with the measured duration,
+  or STEP_FAILURE with the node's error, so runs show in the Dagster UI with per-step timing;
+* a launcher (:mod:`kedro_dagster_runner.launchers`, ``dask_launcher``, ``celery_launcher``)
+  runs the node: inline in the orchestrator (``in_process``), in a pool of long-lived local
+  processes (``multiprocess``), or on dask / Celery workers. Workers rebuild the Kedro context
+  once per process and run, and never build the Dagster job or touch the Dagster instance.
 """
 
 from __future__ import annotations
@@ -50,7 +49,6 @@ class KedroStepExecutor(Executor):
         retries: RetryMode,
         tag_concurrency_limits: list[dict[str, Any]] | None = None,
     ) -> None:
-        self._spec = spec
         self._launcher = launcher
         self._retries = retries
         self._tag_concurrency_limits = tag_concurrency_limits
