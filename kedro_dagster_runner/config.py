@@ -100,21 +100,10 @@ class MultiprocessOptions(_Strict):
     _selector = model_validator(mode="before")(lambda cls, v: _unpack_start_method(v))
 
 
-class DagsterMultiprocessOptions(_Strict):
-    """Dagster's stock multiprocess executor: a fresh process per node."""
+class DagsterMultiprocessOptions(MultiprocessOptions):
+    """Dagster's stock multiprocess executor: a fresh process per node (no ``fork``)."""
 
-    max_concurrent: PositiveInt | None = Field(
-        default=None, description="Processes running at once (default: the number of CPUs)."
-    )
     start_method: Literal["spawn", "forkserver"] = "spawn"
-    preload_modules: list[str] | None = Field(
-        default=None, description="Modules the forkserver imports once (forkserver only)."
-    )
-    tag_concurrency_limits: list[TagConcurrencyLimit] | None = None
-    retries: bool = False
-
-    _normalise = field_validator("retries", mode="before")(lambda cls, v: _normalise_retries(v))
-    _selector = model_validator(mode="before")(lambda cls, v: _unpack_start_method(v))
 
 
 class DaskOptions(_Strict):
