@@ -9,6 +9,7 @@ The file keeps the seed format of named executors, so a kedro-dagster project's 
       executor: local_pool      # a name above, or a bare kind
       instance: ephemeral       # ephemeral | dagster_home
       handoff: /mnt/shared/kdr  # where non-persisted data crosses processes (fsspec URI)
+      submit: attached          # attached | detached (the instance's run launcher starts it)
 
 Sections kedro-dagster uses for its own code location (``jobs``, ``schedules``, ``sensors``,
 ``loggers``, ``definitions``, ``dev``) are accepted and ignored. Any problem raises
@@ -330,6 +331,27 @@ class RunnerSettings(_Strict):
     progress: Literal["auto", "always", "never"] = Field(
         default="auto", description="Progress bar: auto shows it on a terminal for long runs."
     )
+    submit: Literal["attached", "detached"] = Field(
+        default="attached",
+        description="attached: kedro run executes the job; detached: the instance's run launcher "
+        "starts it in a container or pod and kedro run returns (see wait).",
+    )
+    wait: bool = Field(
+        default=False,
+        description="With submit: detached, follow the run to its end (progress, exit code).",
+    )
+    launcher: str | None = Field(
+        default=None,
+        description="With submit: detached, a docker or k8s executor under 'executors' whose "
+        "options configure the run launcher (default: the run's executor when it is one).",
+    )
+
+    @model_validator(mode="after")
+    def _detached_options_need_detached(self) -> RunnerSettings:
+        if self.submit == "attached" and (self.wait or self.launcher):
+            key = "wait" if self.wait else "launcher"
+            raise ValueError(f"runner.{key} only applies to runner.submit: detached")
+        return self
 
 
 class DagsterFileModel(_Strict):
@@ -342,10 +364,13 @@ class DagsterFileModel(_Strict):
 
 
 class ResolvedConfig(_Strict):
-    """What a run uses: the runner settings and the chosen executor with its options."""
+    """What a run uses: the runner settings, the chosen executor and, for detached runs, the
+    docker or k8s executor entry whose options configure the run launcher (``None`` otherwise or
+    when a ``dagster_home`` instance brings its own run launcher)."""
 
     runner: RunnerSettings
     executor: ExecutorChoice
+    launcher: ExecutorChoice | None = None
 
 
 RUNNER_KEYS = frozenset(RunnerSettings.model_fields)
@@ -463,10 +488,69 @@ def resolve_config(
     where = f"{source} + --runner-params" if option_overrides else source
     validated = _validate_options(kind, merged_options, key_path, where)
     ensure_extra_installed(kind)
+    executor = ExecutorChoice(name=runner.executor, kind=kind, options=validated)
     return ResolvedConfig(
         runner=runner,
-        executor=ExecutorChoice(name=runner.executor, kind=kind, options=validated),
+        executor=executor,
+        launcher=_resolve_launcher(runner, executor, declared, source),
     )
+
+
+LAUNCHER_KINDS = ("docker", "k8s")
+
+
+def _resolve_launcher(
+    runner: RunnerSettings,
+    executor: ExecutorChoice,
+    declared: Mapping[str, tuple[str, Any]],
+    source: str,
+) -> ExecutorChoice | None:
+    """The executor entry that configures the run launcher of a detached run.
+
+    Detached runs are recorded in a shared instance and started by its run launcher: the one of
+    the ``dagster_home`` instance, or one built from a docker/k8s executor entry for a Postgres
+    instance (``runner.launcher``, or the run's own executor when it is a container one).
+    """
+    if runner.submit != "detached":
+        return None
+    if runner.instance == "ephemeral":
+        raise _fail(
+            source,
+            "  runner.submit: detached runs are recorded in and launched by a shared Dagster "
+            "instance; set runner.instance to {postgres: {...}} (or dagster_home with a run "
+            "launcher in $DAGSTER_HOME/dagster.yaml).",
+        )
+    if runner.instance == "dagster_home":
+        if runner.launcher is not None:
+            raise _fail(
+                source,
+                "  runner.launcher: with runner.instance: dagster_home the run launcher is the "
+                "one in $DAGSTER_HOME/dagster.yaml; remove runner.launcher or use a postgres "
+                "instance.",
+            )
+        return None
+    if runner.launcher is None:
+        if executor.kind in LAUNCHER_KINDS:
+            return executor
+        raise _fail(
+            source,
+            f"  runner.launcher: a detached run on the '{executor.kind}' executor needs a run "
+            "launcher: name a docker or k8s executor under 'executors' whose image runs the run "
+            f"(declared: {', '.join(declared) or 'none'}).",
+        )
+    entry = declared.get(runner.launcher)
+    if entry is None or entry[0] not in LAUNCHER_KINDS:
+        containers = [name for name, (kind, _) in declared.items() if kind in LAUNCHER_KINDS]
+        raise _fail(
+            source,
+            f"  runner.launcher: '{runner.launcher}' is not a docker or k8s executor under "
+            f"'executors'; allowed: {', '.join(containers) or 'none declared'}",
+        )
+    kind, options = entry
+    key_path = f"executors.{runner.launcher}.{kind}"
+    validated = _validate_options(kind, options, key_path, source)
+    ensure_extra_installed(kind)
+    return ExecutorChoice(name=runner.launcher, kind=kind, options=validated)
 
 
 def mask_url(url: str | None) -> str:

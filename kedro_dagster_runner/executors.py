@@ -13,6 +13,7 @@ Kinds and where nodes run:
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from kedro_dagster_runner.spec import RunSpec
@@ -93,7 +94,7 @@ def docker_run_config(options: dict[str, Any], spec: RunSpec, env_names: list[st
     if not options.get("mount_project", True) and spec.project is not None:
         paths.remove(spec.project.project_path)
     volumes += [f"{path}:{path}" for path in paths]
-    names = ["KEDRO_DISABLE_TELEMETRY", *options.get("env_vars", []), *env_names]
+    names = ["KEDRO_DISABLE_TELEMETRY=true", *options.get("env_vars", []), *env_names]
     config: dict[str, Any] = {
         "image": options["image"],
         "networks": [options.get("network", "host")],
@@ -197,6 +198,47 @@ def k8s_run_launcher_config(options: dict[str, Any]) -> dict[str, Any]:
     if options.get("kubeconfig_file"):
         config["kubeconfig_file"] = options["kubeconfig_file"]
     return {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": config}
+
+
+def docker_run_launcher_config(
+    options: dict[str, Any], spec: RunSpec, env_names: list[str]
+) -> dict[str, Any]:
+    """The ``run_launcher`` section of a detached run launched in a container (dagster-docker).
+
+    The run worker container gets what step containers get (image, host network, project and
+    handoff mounted at the same path, variables by name, the run label), so it can run the nodes
+    itself or start step containers.
+    """
+    step = docker_run_config(options, spec, env_names)
+    config = {key: step[key] for key in ("image", "networks", "env_vars", "container_kwargs")}
+    return {"module": "dagster_docker", "class": "DockerRunLauncher", "config": config}
+
+
+def k8s_detached_launcher_config(options: dict[str, Any], spec: RunSpec) -> dict[str, Any]:
+    """The ``run_launcher`` section of a detached run launched as a Kubernetes Job.
+
+    Like :func:`k8s_run_launcher_config`, plus what the run worker pod needs to run nodes: the
+    mounts, variables and labels of :func:`k8s_run_config` (the run label lets the runner delete
+    the Job after a followed run) and the default resources.
+    """
+    launcher = k8s_run_launcher_config(options)
+    step = k8s_run_config(options, spec)
+    launcher["config"].update(
+        {
+            key: step[key]
+            for key in ("env_vars", "env_config_maps", "volumes", "volume_mounts", "labels")
+        }
+    )
+    launcher["config"]["image_pull_secrets"] = step["image_pull_secrets"]
+    launcher["config"]["fail_pod_on_run_failure"] = True
+    if "resources" in step:
+        launcher["config"]["resources"] = step["resources"]
+    return launcher
+
+
+def missing_env_vars(names: list[str]) -> list[str]:
+    """Names (not ``NAME=value`` entries) that are not set in this process."""
+    return [name for name in names if "=" not in name and name not in os.environ]
 
 
 def delete_step_jobs(options: dict[str, Any], run_id: str) -> int:

@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from collections import Counter
 from itertools import chain
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro.runner.runner import AbstractRunner
@@ -26,6 +27,7 @@ from kedro_dagster_runner.errors import (
     UnpicklableDataError,
 )
 from kedro_dagster_runner.handoff import HandoffStore, is_parameter, needs_handoff
+from kedro_dagster_runner.mlflow_bridge import driver_run
 from kedro_dagster_runner.naming import job_name_for, unique_op_names
 from kedro_dagster_runner.session_capture import DriverContext, session_capture
 from kedro_dagster_runner.spec import NodeSpec, ProjectSpec, RunSpec
@@ -94,6 +96,7 @@ class DagsterRunner(AbstractRunner):
         """
         super().__init__(is_async=is_async)
         self._runner_params = dict(runner_params)
+        self._run_in_flight = False
 
     @property
     def _logger(self) -> logging.Logger:
@@ -132,33 +135,44 @@ class DagsterRunner(AbstractRunner):
         config = self.resolve_config(driver)
         kind = config.executor.kind
         self._check_instance_fits(config)
-        in_driver = runs_in_driver(kind)
+        detached = config.runner.submit == "detached"
+        in_driver = runs_in_driver(kind) and not detached
         if not in_driver and driver is None:
+            where = "in a run worker" if detached else "in other processes"
             raise DagsterRunnerError(
-                f"Executor '{config.executor.name}' ({kind}) runs nodes in other processes, which "
+                f"Executor '{config.executor.name}' ({kind}) runs nodes {where}, which "
                 "rebuild the Kedro project; that needs a run started through a KedroSession "
                 "(`kedro run` or `KedroSession.run`). Use the in_process executor otherwise."
             )
         run_id = run_id or generate_timestamp()
         self._provide_instance_secrets(config, driver)
+        self._check_env_vars(config)
         handoff_root = None if in_driver else self._handoff_root(config)
         spec = self._build_spec(pipeline, catalog, config, driver, run_id, handoff_root)
         self._logger.info(
-            "Running %d nodes as Dagster job '%s' on the %s executor",
+            "%s %d nodes as Dagster job '%s' on the %s executor",
+            "Submitting" if detached else "Running",
             len(spec.nodes),
             spec.job_name,
             kind,
         )
         store = HandoffStore(spec.handoff_uri) if spec.handoff_uri else None
+        # Set while a launched detached run may still read its spec and data from the store.
+        self._run_in_flight = False
         try:
             if store is not None:
                 store.write_spec(spec.to_json())
                 self._check_cross_process_data(pipeline, catalog, spec, store)
-            self._execute(pipeline, catalog, hook_manager, spec, config, store)
+            if detached:
+                self._submit(pipeline, catalog, spec, config, store)
+            else:
+                self._execute(pipeline, catalog, hook_manager, spec, config, store)
         finally:
-            if store is not None:
+            if store is not None and not self._run_in_flight:
                 store.remove()
-            if handoff_root is not None and config.runner.handoff is None:
+            elif store is not None and not spec.handoff_owned_by_run:
+                self._logger.warning("The run's handoff data stays in %s", spec.handoff_uri)
+            if handoff_root is not None and config.runner.handoff is None and not detached:
                 shutil.rmtree(handoff_root, ignore_errors=True)
 
     @staticmethod
@@ -195,10 +209,35 @@ class DagsterRunner(AbstractRunner):
             provide_postgres_password(setting.postgres, credentials)
 
     @staticmethod
+    def _check_env_vars(config: ResolvedConfig) -> None:
+        """Variables passed to containers by name must be set here (Dagster reads them here)."""
+        from kedro_dagster_runner.errors import ConfigError
+        from kedro_dagster_runner.executors import CONTAINER_KINDS, missing_env_vars
+
+        for choice in (config.executor, config.launcher):
+            if choice is None or choice.kind not in CONTAINER_KINDS:
+                continue
+            missing = missing_env_vars(list(choice.options.get("env_vars", [])))
+            if missing:
+                raise ConfigError(
+                    f"executors.{choice.name}.{choice.kind}.env_vars: {', '.join(missing)} "
+                    "not set in the kedro run process; export them or remove them from the list."
+                )
+
+    @staticmethod
     def _handoff_root(config: ResolvedConfig) -> str:
-        if config.runner.handoff is None:
-            return tempfile.mkdtemp(prefix="kedro-dagster-handoff-")
-        return config.runner.handoff.rstrip("/")
+        """Where run-scoped handoff stores go.
+
+        Default: a fresh temp dir removed after the run, or, for detached runs (whose store
+        outlives ``kedro run``), one shared directory under the temp dir.
+        """
+        if config.runner.handoff is not None:
+            return config.runner.handoff.rstrip("/")
+        if config.runner.submit == "detached":
+            root = Path(tempfile.gettempdir()) / "kedro-dagster-handoff"
+            root.mkdir(exist_ok=True)
+            return str(root)
+        return tempfile.mkdtemp(prefix="kedro-dagster-handoff-")
 
     def _build_spec(
         self,
@@ -235,7 +274,9 @@ class DagsterRunner(AbstractRunner):
             "kedro/env": (driver.env if driver else None) or "",
             "kedro/pipeline": ",".join(pipeline_names),
             "kedro/runner": "DagsterRunner",
+            "kedro/submit": config.runner.submit,
         }
+        mlflow_run_id, mlflow_tracking_uri = driver_run()
         return RunSpec(
             run_id=run_id,
             job_name=job_name_for(pipeline_names),
@@ -261,6 +302,9 @@ class DagsterRunner(AbstractRunner):
             project=project,
             is_async=self._is_async,
             tags=tags,
+            handoff_owned_by_run=config.runner.submit == "detached" and not config.runner.wait,
+            mlflow_run_id=mlflow_run_id,
+            mlflow_tracking_uri=mlflow_tracking_uri,
         )
 
     @staticmethod
@@ -301,10 +345,8 @@ class DagsterRunner(AbstractRunner):
     ) -> None:
         from dagster._core.execution.api import execute_run_iterator
 
-        from kedro_dagster_runner.config import InstanceSettings
         from kedro_dagster_runner.executors import (
             delete_step_jobs,
-            executor_run_config,
             k8s_run_launcher_config,
             needs_persistent_instance,
             remove_step_containers,
@@ -326,20 +368,7 @@ class DagsterRunner(AbstractRunner):
         releaser = _DatasetReleaser(pipeline, catalog)
         recon = reconstructable_job(spec)
         log_level = _DAGSTER_LOG_LEVELS[config.runner.dagster_logs]
-        instance_setting = config.runner.instance
-        password_env = (
-            [instance_setting.postgres.password_env]
-            if isinstance(instance_setting, InstanceSettings)
-            else []
-        )
-        run_config = {
-            "execution": {
-                "config": executor_run_config(
-                    spec.executor_kind, config.executor.options, spec, password_env
-                )
-            },
-            "loggers": {"console": {"config": {"log_level": log_level}}},
-        }
+        run_config = self._run_config(spec, config)
         runtime = None
         try:
             launcher = (
@@ -386,7 +415,113 @@ class DagsterRunner(AbstractRunner):
         if store is not None:
             self._return_free_outputs(pipeline, catalog, spec, store)
 
-    def _announce(self, config: ResolvedConfig, dagster_run_id: str) -> None:
+    @staticmethod
+    def _password_env(config: ResolvedConfig) -> list[str]:
+        """The instance's password variable, which run and step containers get by name."""
+        from kedro_dagster_runner.config import InstanceSettings
+
+        setting = config.runner.instance
+        return [setting.postgres.password_env] if isinstance(setting, InstanceSettings) else []
+
+    def _run_config(self, spec: RunSpec, config: ResolvedConfig) -> dict[str, Any]:
+        """The Dagster run config: the executor's section and the console log level."""
+        from kedro_dagster_runner.executors import executor_run_config
+
+        log_level = _DAGSTER_LOG_LEVELS[config.runner.dagster_logs]
+        executor_config = executor_run_config(
+            spec.executor_kind, config.executor.options, spec, self._password_env(config)
+        )
+        return {
+            "execution": {"config": executor_config},
+            "loggers": {"console": {"config": {"log_level": log_level}}},
+        }
+
+    def _submit(
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        spec: RunSpec,
+        config: ResolvedConfig,
+        store: HandoffStore | None,
+    ) -> None:
+        """Launch the run through the instance's run launcher; with ``wait``, follow it."""
+        from kedro_dagster_runner.executors import delete_step_jobs, remove_step_containers
+        from kedro_dagster_runner.instance import open_instance
+        from kedro_dagster_runner.job import reconstructable_job
+        from kedro_dagster_runner.progress import RunProgress
+        from kedro_dagster_runner.submission import (
+            check_run_launcher,
+            follow_run,
+            launch,
+            launcher_section,
+        )
+
+        recon = reconstructable_job(spec)
+        log_level = _DAGSTER_LOG_LEVELS[config.runner.dagster_logs]
+        section = launcher_section(config, spec, self._password_env(config))
+        followed = None
+        try:
+            with open_instance(
+                config.runner.instance, True, log_level, run_launcher=section
+            ) as instance:
+                check_run_launcher(instance)
+                dagster_run = instance.create_run_for_job(
+                    job_def=recon.get_definition(),
+                    run_config=self._run_config(spec, config),
+                    tags=spec.tags,
+                    job_code_origin=recon.get_python_origin(),
+                )
+                launch(instance, dagster_run.run_id)
+                self._run_in_flight = True
+                self._announce(config, dagster_run.run_id, always=True)
+                if not config.runner.wait:
+                    self._logger.info(
+                        "Dagster run %s goes on in %s; kedro run returns without waiting "
+                        "(runner.wait: true follows it)",
+                        dagster_run.run_id,
+                        type(instance.run_launcher).__name__,
+                    )
+                    return
+                progress = RunProgress.for_run(spec, self._logger, config.runner.progress)
+                with progress:
+                    try:
+                        followed = follow_run(
+                            instance, dagster_run.run_id, progress.handle, self._logger
+                        )
+                        self._run_in_flight = False
+                    except KeyboardInterrupt:
+                        self._logger.warning(
+                            "Stopped following Dagster run %s; it goes on (terminate it from "
+                            "the Dagster UI).",
+                            dagster_run.run_id,
+                        )
+                        raise
+        finally:
+            if followed is not None:
+                self._remove_run_workers(config, spec, remove_step_containers, delete_step_jobs)
+        if progress.failed or followed.status != "SUCCESS":
+            done_nodes = [node for node in pipeline.nodes if node.name in set(progress.done)]
+            self._suggest_resume_scenario(pipeline, done_nodes, catalog)
+            raise self._failure(
+                spec, progress, None, store, followed.failure_message, followed.status
+            )
+        if store is not None:
+            self._return_free_outputs(pipeline, catalog, spec, store)
+
+    @staticmethod
+    def _remove_run_workers(
+        config: ResolvedConfig, spec: RunSpec, remove_containers: Any, delete_jobs: Any
+    ) -> None:
+        """After a followed run: delete its run worker and step containers or Jobs."""
+        for choice in (config.launcher, config.executor):
+            if choice is None:
+                continue
+            if choice.kind == "docker":
+                remove_containers(spec.run_id)
+            elif choice.kind == "k8s":
+                delete_jobs(choice.options, spec.run_id)
+
+    def _announce(self, config: ResolvedConfig, dagster_run_id: str, always: bool = False) -> None:
         """Log the Dagster run id, and its UI link when a webserver URL is configured."""
         from kedro_dagster_runner.config import InstanceSettings
 
@@ -395,7 +530,9 @@ class DagsterRunner(AbstractRunner):
         if url:
             self._logger.info("Dagster run: %s/runs/%s", url.rstrip("/"), dagster_run_id)
         else:
-            self._logger.debug("Dagster run id: %s", dagster_run_id)
+            self._logger.log(
+                logging.INFO if always else logging.DEBUG, "Dagster run id: %s", dagster_run_id
+            )
 
     def _failure(
         self,

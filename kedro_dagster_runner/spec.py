@@ -55,6 +55,11 @@ class RunSpec:
         project: How workers rebuild the Kedro context; ``None`` when the run is in-process only.
         is_async: Kedro's ``is_async`` (threads for load/save inside a node).
         tags: Dagster run tags.
+        handoff_owned_by_run: The run removes its handoff store when it ends (a detached run
+            nobody follows); otherwise the driver does.
+        mlflow_run_id: The MLflow run the driver's session has active (kedro-mlflow starts
+            one); workers log to it.
+        mlflow_tracking_uri: The driver's MLflow tracking URI when it carries no credentials.
     """
 
     run_id: str
@@ -68,6 +73,9 @@ class RunSpec:
     project: ProjectSpec | None = None
     is_async: bool = False
     tags: dict[str, str] = field(default_factory=dict)
+    handoff_owned_by_run: bool = False
+    mlflow_run_id: str | None = None
+    mlflow_tracking_uri: str | None = None
 
     def to_json(self) -> str:
         """Serialise to the canonical JSON string (stable key order)."""

@@ -49,6 +49,7 @@ class KedroStepExecutor(Executor):
         retries: RetryMode,
         tag_concurrency_limits: list[dict[str, Any]] | None = None,
     ) -> None:
+        self._spec = spec
         self._launcher = launcher
         self._retries = retries
         self._tag_concurrency_limits = tag_concurrency_limits
@@ -58,6 +59,15 @@ class KedroStepExecutor(Executor):
         return self._retries
 
     def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[DagsterEvent]:
+        try:
+            yield from self._orchestrate(plan_context, execution_plan)
+        finally:
+            if self._spec.handoff_owned_by_run and self._spec.handoff_uri:
+                from kedro_dagster_runner.handoff import HandoffStore
+
+                HandoffStore(self._spec.handoff_uri).remove()  # nobody waits for this run
+
+    def _orchestrate(self, plan_context: Any, execution_plan: Any) -> Iterator[DagsterEvent]:
         limit = self._launcher.max_concurrent
         with (
             ActiveExecution(

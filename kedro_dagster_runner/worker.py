@@ -137,16 +137,21 @@ def run_node(spec: RunSpec, node_spec: NodeSpec) -> AssetMetadata:
     """
     from kedro.runner.task import Task
 
+    from kedro_dagster_runner.mlflow_bridge import attached
+
     runtime = runtime_for(spec)
     node = runtime.nodes[node_spec.name]
+    # The driver's thread already has its MLflow run; other processes join it per node.
+    mlflow_run_id = None if runtime.live else spec.mlflow_run_id
     try:
-        Task(
-            node=node,
-            catalog=runtime.catalog,
-            hook_manager=runtime.hook_manager,
-            is_async=spec.is_async,
-            run_id=spec.run_id,
-        ).execute()
+        with attached(mlflow_run_id, spec.mlflow_tracking_uri):
+            Task(
+                node=node,
+                catalog=runtime.catalog,
+                hook_manager=runtime.hook_manager,
+                is_async=spec.is_async,
+                run_id=spec.run_id,
+            ).execute()
     except Exception as error:
         if runtime.live:
             runtime.failures[node_spec.op_name] = error

@@ -131,3 +131,49 @@ def test_nodes_go_to_the_queue_of_their_first_mapped_tag() -> None:
     assert queue_for(["training", "gpu"], queues, "kedro") == "gpu_queue"
     assert queue_for(["big", "gpu"], queues, "kedro") == "big_queue"
     assert queue_for(["other"], queues, "kedro") == "kedro"
+
+
+DETACHED_FILE = {
+    "executors": {
+        "local_pool": {"multiprocess": {"max_concurrent": 2}},
+        "containers": {"docker": {"image": "project:1"}},
+        "cluster": {"k8s": {"image": "project:1", "kubeconfig_file": "/kube.yaml"}},
+    },
+    "runner": {
+        "executor": "local_pool",
+        "instance": {"postgres": {"db_name": "runs"}},
+        "submit": "detached",
+        "launcher": "containers",
+    },
+}
+
+
+def test_detached_run_takes_its_launcher_from_a_container_executor_entry() -> None:
+    resolved = resolve_config(DETACHED_FILE, {"wait": "true"})
+    assert resolved.runner.wait is True
+    assert resolved.executor.kind == "multiprocess"
+    assert (resolved.launcher.name, resolved.launcher.kind) == ("containers", "docker")
+    assert resolved.launcher.options["image"] == "project:1"
+
+    on_cluster = resolve_config(DETACHED_FILE, {"executor": "cluster", "launcher": None})
+    assert on_cluster.launcher == on_cluster.executor  # a container executor launches itself
+
+    attached = resolve_config(SEED_FILE)
+    assert attached.runner.submit == "attached" and attached.launcher is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"instance": "ephemeral"}, "runner.submit: detached runs are recorded in"),
+        ({"launcher": None}, "runner.launcher: a detached run on the 'multiprocess' executor"),
+        ({"launcher": "local_pool"}, "'local_pool' is not a docker or k8s executor"),
+        ({"instance": "dagster_home"}, "the run launcher is the one in $DAGSTER_HOME"),
+        ({"submit": "attached", "launcher": None, "wait": True}, "runner.wait only applies"),
+        ({"submit": "later"}, "runner.submit: Input should be 'attached' or 'detached'"),
+    ],
+)
+def test_detached_misconfiguration_names_the_key_to_fix(overrides: dict, expected: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        resolve_config(DETACHED_FILE, overrides)
+    assert expected in str(error.value)

@@ -10,6 +10,8 @@ from kedro_dagster_runner.executors import (
     CONTAINER_LABEL,
     K8S_RUN_LABEL,
     docker_run_config,
+    docker_run_launcher_config,
+    k8s_detached_launcher_config,
     k8s_label_value,
     k8s_run_config,
     k8s_run_launcher_config,
@@ -43,7 +45,11 @@ def test_docker_steps_see_project_and_handoff_and_get_env_by_name() -> None:
 
     assert config["image"] == "proj:1"
     assert config["networks"] == ["host"]
-    assert config["env_vars"] == ["KEDRO_DISABLE_TELEMETRY", "AWS_PROFILE", "DAGSTER_PG_PASSWORD"]
+    assert config["env_vars"] == [
+        "KEDRO_DISABLE_TELEMETRY=true",  # a value: the kedro run process may not have it set
+        "AWS_PROFILE",
+        "DAGSTER_PG_PASSWORD",
+    ]
     assert config["container_kwargs"]["volumes"] == [
         "/d:/d",
         "/srv/project:/srv/project",
@@ -103,6 +109,41 @@ def test_k8s_run_launcher_reaches_the_same_cluster() -> None:
     assert launcher["config"]["load_incluster_config"] is False
     assert launcher["config"]["kubeconfig_file"] == "/k"
     assert launcher["config"]["job_namespace"] == "kedro"
+
+
+def test_docker_run_launcher_gets_what_step_containers_get() -> None:
+    options = _options("docker", image="proj:1", env_vars=["AWS_PROFILE"], max_concurrent=2)
+    launcher = docker_run_launcher_config(options, _spec(), ["DAGSTER_PG_PASSWORD"])
+
+    assert (launcher["module"], launcher["class"]) == ("dagster_docker", "DockerRunLauncher")
+    config = launcher["config"]
+    assert set(config) == {"image", "networks", "env_vars", "container_kwargs"}  # no step keys
+    assert config["networks"] == ["host"]
+    assert "DAGSTER_PG_PASSWORD" in config["env_vars"]  # by name: the value stays out of it
+    assert "/tmp/handoff-root:/tmp/handoff-root" in config["container_kwargs"]["volumes"]
+    assert config["container_kwargs"]["labels"] == {CONTAINER_LABEL: RUN_ID}
+
+
+def test_k8s_run_worker_job_gets_mounts_labels_and_secrets_by_reference() -> None:
+    options = _options(
+        "k8s",
+        image="proj:1",
+        kubeconfig_file="/k",
+        mount_project=True,
+        env_secrets=["dagster-pg"],
+        default_resources={"requests": {"cpu": "250m"}},
+    )
+    config = k8s_detached_launcher_config(options, _spec())["config"]
+
+    assert config["job_image"] == "proj:1"
+    assert config["env_secrets"] == ["dagster-pg"]
+    assert config["labels"][K8S_RUN_LABEL] == RUN_ID
+    assert [m["mount_path"] for m in config["volume_mounts"]] == [
+        "/srv/project",
+        "/tmp/handoff-root",
+    ]
+    assert config["resources"] == {"requests": {"cpu": "250m"}}
+    assert config["fail_pod_on_run_failure"] is True
 
 
 def test_container_executors_need_a_shared_instance(kedro_demo) -> None:

@@ -104,6 +104,17 @@ def ensure_engine(timeout: float = 90) -> None:
     _log("docker engine is up")
 
 
+def containers_with_label(label: str) -> list[str]:
+    """Ids of the containers (running or not) carrying ``label`` (``key`` or ``key=value``)."""
+    result = subprocess.run(
+        ["docker", "ps", "-a", "-q", "--filter", f"label={label}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.split()
+
+
 def image_exists(name: str) -> bool:
     result = subprocess.run(["docker", "image", "inspect", name], capture_output=True, check=False)
     return result.returncode == 0

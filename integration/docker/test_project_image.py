@@ -14,7 +14,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(HERE))
 
-from harness import BASE_IMAGE, ensure_base_image, ensure_engine  # noqa: E402
+from harness import containers_with_label, ensure_engine  # noqa: E402
 from kedro_projects import (  # noqa: E402
     EXAMPLE_PROJECT,
     RUNNER,
@@ -35,11 +34,7 @@ from kedro_projects import (  # noqa: E402
     persisted_outputs,
 )
 
-from kedro_dagster_runner.image import build_project_image, host_constraints  # noqa: E402
-
-TAG = "kdr-spaceflights:test"
 LABEL_KEY = "org.kedro-dagster-runner.test"
-TIMINGS: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")
@@ -50,35 +45,8 @@ def label() -> Iterator[str]:
     assert _containers(f"{LABEL_KEY}={value}") == []
 
 
-@pytest.fixture(scope="module")
-def project_image(tmp_path_factory: pytest.TempPathFactory) -> str:
-    started = time.monotonic()
-    ensure_engine()
-    ensure_base_image(BASE_IMAGE)
-    TIMINGS["engine+base"] = time.monotonic() - started
-    started = time.monotonic()
-    log = tmp_path_factory.mktemp("build") / "docker-build.log"
-    build_project_image(
-        EXAMPLE_PROJECT,
-        TAG,
-        BASE_IMAGE,
-        runner_source=REPO,
-        extras=("docker", "postgres", "k8s"),
-        constraints=host_constraints(),
-        log=log,
-    )
-    TIMINGS["project image"] = time.monotonic() - started
-    return TAG
-
-
 def _containers(label: str) -> list[str]:
-    result = subprocess.run(
-        ["docker", "ps", "-a", "-q", "--filter", f"label={label}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.split()
+    return containers_with_label(label)
 
 
 def docker_run(image: str, label: str, *args: str, volumes: dict[Path, str] | None = None):
@@ -122,7 +90,6 @@ def test_container_run_writes_the_same_bytes_as_host_sequential_run(
     assert reference.returncode == 0, reference.output
 
     container_project = copy_project(EXAMPLE_PROJECT, tmp_path / "container")
-    started = time.monotonic()
     result = docker_run(
         project_image,
         label,
@@ -132,7 +99,6 @@ def test_container_run_writes_the_same_bytes_as_host_sequential_run(
         RUNNER,
         volumes={container_project / "data": "/project/data"},
     )
-    TIMINGS["container run"] = time.monotonic() - started
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "Completed 9 out of 9 tasks" in output
@@ -143,7 +109,6 @@ def test_container_run_writes_the_same_bytes_as_host_sequential_run(
     assert actual.keys() == expected.keys()
     for key in expected:
         assert actual[key] == expected[key], f"{key} differs"
-    print(f"timings: {TIMINGS}")
 
 
 def test_no_docker_bridge_network_exists() -> None:
@@ -233,16 +198,6 @@ def test_docker_executor_hooks_fire_in_containers_and_failures_are_clean(
     (node_error,) = failed.calls("on_node_error")
     assert node_error["pid"] != failed.driver_pid
     assert _step_containers() == []
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator:
-    sys.path.insert(0, str(REPO))
-    from integration.k8s_emulator import K8sEmulator
-
-    with K8sEmulator() as server:
-        yield server
-    assert _containers(f"org.kedro-dagster-runner.k8s-emulator={server.server_id}") == []
 
 
 def _k8s_project(source: Path, target: Path, image: str, db_name: str, emulator) -> Path:

@@ -41,6 +41,19 @@ def flaky(values: list[int]) -> dict[str, Any]:
     return {"count": len(values), "max": max(values)}
 
 
+def wait_for_release(values: list[int]) -> int:
+    """Blocks until data/out/release exists (at most 5 minutes): a node that is still running."""
+    import time
+    from pathlib import Path
+
+    deadline = time.monotonic() + 300
+    while not Path("data/out/release").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("data/out/release never appeared")
+        time.sleep(0.2)
+    return len(values)
+
+
 def explode(values: list[int]) -> list[int]:
     raise ValueError(f"explode refused {len(values)} values")
 

@@ -54,10 +54,12 @@ def register_pipelines() -> dict[str, Pipeline]:
         ]
     )
     lock_input = Pipeline([node(n.use_lock, "lock_input", "used", name="use_lock_input")])
+    waiting = Pipeline([node(n.wait_for_release, "numbers", "released", name="wait_for_release")])
     return {
         "__default__": main,
         "failing": failing,
         "unpicklable": unpicklable,
         "lock_input": lock_input,
         "flaky": flaky,
+        "waiting": waiting,
     }

@@ -1,0 +1,161 @@
+"""Detached submission: the instance's run launcher starts the run, ``kedro run`` may follow it.
+
+With ``runner.submit: detached`` the driver records the run in the shared instance and hands it to
+the instance's run launcher (dagster-docker's ``DockerRunLauncher`` or dagster-k8s's
+``K8sRunLauncher``), which starts a run worker (``dagster api execute_run``) in a container or pod.
+That worker rebuilds the job from the run spec in the handoff store, runs it on the configured
+executor and records every event in the instance. With ``wait: true`` the driver reads those
+events back (:func:`follow_run`) to print the same progress lines as an attached run, and ends with
+the run's outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kedro_dagster_runner.config import ResolvedConfig
+from kedro_dagster_runner.errors import ConfigError, DagsterRunnerError
+from kedro_dagster_runner.spec import RunSpec
+
+POLL_SECONDS = 0.5
+HEALTH_CHECK_SECONDS = 5.0
+# How long a run may stay unfinished after its worker is gone (its last events may be in flight).
+DEAD_WORKER_GRACE_SECONDS = 10.0
+
+
+def launcher_section(
+    config: ResolvedConfig, spec: RunSpec, env_names: list[str]
+) -> dict[str, Any] | None:
+    """The ``run_launcher`` section for the run's instance (``None``: the instance's own)."""
+    from kedro_dagster_runner.executors import (
+        docker_run_launcher_config,
+        k8s_detached_launcher_config,
+    )
+
+    choice = config.launcher
+    if choice is None:
+        return None
+    if choice.kind == "docker":
+        return docker_run_launcher_config(choice.options, spec, env_names)
+    return k8s_detached_launcher_config(choice.options, spec)
+
+
+def check_run_launcher(instance: Any) -> None:
+    """Refuse launchers that cannot start a run without a code server (Dagster's defaults).
+
+    Raises:
+        ConfigError: The ``dagster_home`` instance has no container run launcher configured.
+    """
+    from dagster._core.launcher import DefaultRunLauncher
+    from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
+
+    launcher = instance.run_launcher
+    if isinstance(launcher, DefaultRunLauncher | SyncInMemoryRunLauncher):
+        raise ConfigError(
+            "runner.submit: detached needs a run launcher that starts runs in containers, but "
+            f"the instance uses {type(launcher).__name__}: set run_launcher in "
+            "$DAGSTER_HOME/dagster.yaml to dagster_docker's DockerRunLauncher or dagster_k8s's "
+            "K8sRunLauncher, or use runner.instance: {postgres: ...} with runner.launcher."
+        )
+
+
+def launch(instance: Any, dagster_run_id: str) -> None:
+    """Hand the run to the instance's run launcher.
+
+    Raises:
+        DagsterRunnerError: The launcher could not start the run worker (the run is marked failed
+            in the instance, with the error in its event log).
+    """
+    try:
+        instance.launch_run(dagster_run_id, workspace=None)
+    except Exception as error:
+        launcher = type(instance.run_launcher).__name__
+        raise DagsterRunnerError(
+            f"{launcher} could not start Dagster run {dagster_run_id}: {error}"
+        ) from error
+
+
+@dataclass
+class FollowedRun:
+    """How a followed run ended."""
+
+    status: str
+    failure_message: str | None = None
+
+
+def follow_run(
+    instance: Any,
+    dagster_run_id: str,
+    on_event: Callable[[Any], None],
+    logger: logging.Logger,
+    poll_seconds: float = POLL_SECONDS,
+) -> FollowedRun:
+    """Read the run's events from the instance until the run finishes.
+
+    Step events go to ``on_event`` (a :class:`~kedro_dagster_runner.progress.RunProgress`); log
+    lines written by nodes are printed once, as the node logged them. While the run is not
+    finished, the run worker's health is checked every few seconds when the launcher can: a
+    worker that is gone while its run is unfinished (crashed container, deleted pod) marks the run
+    failed instead of waiting forever.
+    """
+    cursor: str | None = None
+    failure_message: str | None = None
+    last_health_check = time.monotonic()
+    worker_gone_since: float | None = None
+    while True:
+        connection = instance.get_records_for_run(dagster_run_id, cursor=cursor, limit=500)
+        for record in connection.records:
+            entry = record.event_log_entry
+            event = entry.dagster_event
+            if event is None:
+                if entry.step_key and entry.user_message:
+                    logger.log(entry.level, entry.user_message)
+                continue
+            if event.event_type_value in {"RUN_FAILURE", "PIPELINE_FAILURE"}:
+                failure_message = event.message
+            on_event(event)
+        cursor = connection.cursor
+        if connection.has_more:
+            continue
+        run = instance.get_run_by_id(dagster_run_id)
+        if run.is_finished:
+            if _drained(instance, dagster_run_id, cursor):
+                return FollowedRun(run.status.value, failure_message)
+            continue
+        now = time.monotonic()
+        if now - last_health_check >= HEALTH_CHECK_SECONDS:
+            last_health_check = now
+            problem = _worker_problem(instance, run)
+            if problem is None:
+                worker_gone_since = None
+            elif worker_gone_since is None:
+                worker_gone_since = now
+            elif now - worker_gone_since >= DEAD_WORKER_GRACE_SECONDS:
+                message = f"The run worker of Dagster run {dagster_run_id} is gone: {problem}"
+                instance.report_run_failed(run, message)
+                failure_message = message
+        time.sleep(poll_seconds)
+
+
+def _drained(instance: Any, dagster_run_id: str, cursor: str | None) -> bool:
+    """True when no event was written after ``cursor`` (the run's last events were read)."""
+    return not instance.get_records_for_run(dagster_run_id, cursor=cursor, limit=1).records
+
+
+def _worker_problem(instance: Any, run: Any) -> str | None:
+    """Why the run worker is not running, or ``None`` when it is (or the launcher cannot tell)."""
+    from dagster._core.launcher import WorkerStatus
+
+    launcher = instance.run_launcher
+    if not launcher.supports_check_run_worker_health:
+        return None
+    if run.status.value in {"NOT_STARTED", "QUEUED"}:
+        return None
+    result = launcher.check_run_worker_health(run)
+    if result.status in {WorkerStatus.RUNNING, WorkerStatus.SUCCESS, WorkerStatus.UNKNOWN}:
+        return None
+    return result.msg or result.status.value
