@@ -39,7 +39,7 @@ def _run_op(spec: RunSpec, context, inputs) -> Iterator[Any]:
 
     if spec.run_id == DERIVED_RUN_ID:
         spec = spec_for_dagster_run(spec, context.run_id, context.instance)
-    from kedro_dagster_runner.logging import capture
+    from kedro_dagster_runner.logging import capture, record_in_event_log
 
     node = spec.node_by_op[context.op.name]
     with capture() as logs:
@@ -47,7 +47,7 @@ def _run_op(spec: RunSpec, context, inputs) -> Iterator[Any]:
             materialized, observed = run_node(spec, node)
         finally:
             for level, message in logs:
-                context.log.log(level, message)
+                record_in_event_log(context.log, level, message)
     for name, metadata in observed.items():
         yield dagster.AssetObservation(dagster.AssetKey(asset_key_path(name)), metadata=metadata)
     for name, metadata in materialized.items():

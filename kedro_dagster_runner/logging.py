@@ -58,3 +58,14 @@ def capture() -> Iterator[list[tuple[int, str]]]:
         yield records
     finally:
         _local.records = previous
+
+
+def record_in_event_log(log_manager: _logging.Logger, level: int, message: str) -> None:
+    """Write a node's record to the run's event log through Dagster's log manager.
+
+    The node's logger already applied its level; the log manager's own level derives from the
+    root logger of the recording process, which differs between ``kedro run`` (Kedro's logging
+    config) and a bare run worker (``WARNING``), so it is bypassed: the same records are stored
+    whichever process records them.
+    """
+    log_manager._log(level, message, ())

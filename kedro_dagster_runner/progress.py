@@ -32,6 +32,7 @@ class RunProgress:
     """Follows step events of one run.
 
     Attributes:
+        started: Op names of the steps that started.
         done: Kedro names of the nodes that completed.
         failed: Op names of the steps that failed, in the order they failed.
         skipped: Op names of the steps Dagster skipped (upstream failure).
@@ -42,6 +43,7 @@ class RunProgress:
     spec: RunSpec
     logger: logging.Logger
     show_bar: bool = False
+    started: list[str] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -85,7 +87,9 @@ class RunProgress:
     def handle(self, event: Any) -> None:
         """Consume one ``DagsterEvent``."""
         kind = event.event_type_value
-        if kind == "STEP_SUCCESS":
+        if kind == "STEP_START":
+            self.started.append(str(event.step_key))
+        elif kind == "STEP_SUCCESS":
             name = self._node_name(event.step_key)
             self.done.append(name)
             self.logger.info("Completed node: %s", name)
@@ -103,3 +107,9 @@ class RunProgress:
             error = getattr(event.event_specific_data, "error", None)
             if error is not None:
                 self.engine_errors.append(f"{event.message}\n{error.to_string()}")
+
+    def unfinished(self) -> list[str]:
+        """Kedro names of the nodes that started and neither completed nor failed."""
+        ended = set(self.done) | {self._node_name(op) for op in self.failed}
+        names = [self._node_name(op) for op in self.started]
+        return [name for name in dict.fromkeys(names) if name not in ended]

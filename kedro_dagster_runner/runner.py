@@ -545,10 +545,17 @@ class DagsterRunner(AbstractRunner):
     ) -> DagsterRunnerError:
         """The exception ``kedro run`` ends with: the first failed node and its original error."""
         if not progress.failed:
-            details = "\n".join(progress.engine_errors) or "no step failed"
+            details = list(progress.engine_errors)
+            if progress.unfinished():
+                details.append(f"Nodes still running then: {', '.join(progress.unfinished())}")
             return DagsterRunnerError(
-                f"Dagster run of job '{spec.job_name}' ended with status {status}: "
-                f"{run_failure or ''}\n{details}"
+                "\n".join(
+                    [
+                        f"Dagster run of job '{spec.job_name}' ended with status {status}: "
+                        f"{run_failure or 'no node failed'}",
+                        *details,
+                    ]
+                )
             )
         op_name = progress.failed[0]
         node = spec.node_by_op[op_name]

@@ -31,6 +31,7 @@ from dagster._core.execution.retries import RetryMode
 from dagster._core.executor.base import Executor
 
 from kedro_dagster_runner.launchers import InlineLauncher, Launcher, PoolLauncher, StepOutcome
+from kedro_dagster_runner.logging import record_in_event_log
 from kedro_dagster_runner.spec import RunSpec
 
 _POLL_SECONDS = 0.5
@@ -100,7 +101,7 @@ class KedroStepExecutor(Executor):
         step = active.get_step_by_key(outcome.op_name)
         step_context = plan_context.for_step(step)
         for level, message in outcome.logs:  # node logs, into the run's event log
-            step_context.log.log(level, message)
+            record_in_event_log(step_context.log, level, message)
         events: list[DagsterEvent]
         if outcome.ok:
             events = asset_events(step_context, outcome)

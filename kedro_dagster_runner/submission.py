@@ -158,4 +158,5 @@ def _worker_problem(instance: Any, run: Any) -> str | None:
     result = launcher.check_run_worker_health(run)
     if result.status in {WorkerStatus.RUNNING, WorkerStatus.SUCCESS, WorkerStatus.UNKNOWN}:
         return None
-    return result.msg or result.status.value
+    message = result.msg or result.status.value
+    return message if len(message) <= 300 else message[:300] + "..."

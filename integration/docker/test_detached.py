@@ -207,6 +207,7 @@ def test_a_run_worker_that_dies_fails_the_followed_run(
         **PASSWORD_ENV,
         "DEMO_HOOK_LOG": str(hook_log),
         "KEDRO_DISABLE_TELEMETRY": "true",
+        "COLUMNS": "200",
     }
     command = [sys.executable, "-m", "kedro", "run", "--runner", RUNNER, "--pipelines", "waiting"]
     driver = subprocess.Popen(
@@ -224,7 +225,9 @@ def test_a_run_worker_that_dies_fails_the_followed_run(
     finally:
         driver.kill()
     assert driver.returncode != 0
-    assert "The run worker of Dagster run" in output and "is gone" in output
+    text = " ".join(output.split())  # the terminal wraps long lines
+    assert "The run worker of Dagster run" in text and "is gone: Container status is" in text
+    assert "Nodes still running then: wait_for_release" in text
     run_id = _dagster_run_id(output)
     assert _instance(postgres_db, tmp_path / "home").get_run_by_id(run_id).status.value == "FAILURE"
     assert containers_with_label(CONTAINER_LABEL) == []
