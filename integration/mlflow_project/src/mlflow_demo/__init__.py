@@ -1,0 +1,1 @@
+"""A Kedro project tracked with kedro-mlflow, for the one-MLflow-run-per-Kedro-run tests."""

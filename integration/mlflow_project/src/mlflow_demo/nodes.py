@@ -1,0 +1,27 @@
+"""Nodes that log to MLflow the three ways a kedro-mlflow project does."""
+
+from __future__ import annotations
+
+import os
+
+import mlflow
+
+
+def fit(numbers: list[int], alpha: float) -> float:
+    """Returns a score (saved by an MlflowMetricDataset); ``alpha`` is logged as a param."""
+    return alpha * sum(numbers)
+
+
+def part(numbers: list[int], index: int) -> float:
+    """Logs the process it ran in straight from node code, returns a metric."""
+    mlflow.log_metric(f"pid_part_{index}", os.getpid())
+    return float(numbers[index])
+
+
+def report(score: float, *parts: float) -> str:
+    """Text logged as an artifact through an MlflowArtifactDataset."""
+    return f"score={score} parts={list(parts)}"
+
+
+def explode(score: float) -> float:
+    raise RuntimeError("explode refused the score")

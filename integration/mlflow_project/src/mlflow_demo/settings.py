@@ -1,0 +1,1 @@
+"""No project hooks: kedro-mlflow registers its own through its entry point."""
