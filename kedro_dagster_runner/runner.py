@@ -31,6 +31,7 @@ from kedro_dagster_runner.mlflow_bridge import driver_run
 from kedro_dagster_runner.naming import job_name_for, unique_op_names
 from kedro_dagster_runner.session_capture import DriverContext, session_capture
 from kedro_dagster_runner.spec import NodeSpec, ProjectSpec, RunSpec
+from kedro_dagster_runner.tags import run_tags
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -269,13 +270,17 @@ class DagsterRunner(AbstractRunner):
             handoff_datasets = sorted(
                 name for name in pipeline.datasets() if needs_handoff(name, catalog)
             )
-        tags = {
-            "kedro/run_id": run_id,
-            "kedro/env": (driver.env if driver else None) or "",
-            "kedro/pipeline": ",".join(pipeline_names),
-            "kedro/runner": "DagsterRunner",
-            "kedro/submit": config.runner.submit,
-        }
+        effective_env = None  # what the config loader uses: --env, else its default run env
+        if driver is not None:
+            effective_env = driver.env or getattr(driver.config_loader, "default_run_env", None)
+        tags = run_tags(
+            run_id,
+            effective_env,
+            pipeline_names,
+            config.runner.submit,
+            driver.run_params if driver else None,
+            driver.project_path if driver else None,
+        )
         mlflow_run_id, mlflow_tracking_uri = driver_run()
         return RunSpec(
             run_id=run_id,
