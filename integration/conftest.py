@@ -1,4 +1,4 @@
-"""Real services for the integration suite: Redis, RabbitMQ, a dask cluster, Celery workers.
+"""Real services for the integration suite: Redis, RabbitMQ, dask, Celery, Postgres, Docker.
 
 Redis and RabbitMQ are expected on 127.0.0.1 (:6379, :5672 guest/guest); they are started with
 the machine's own commands when they do not answer. Everything started here is stopped at the end
@@ -209,3 +209,45 @@ def postgres_db() -> str:
         check=True, capture_output=True,
     )  # fmt: skip
     return name
+
+
+# Containers (integration/docker): the project image, built once per session, and the emulator.
+
+DOCKER_DIR = Path(__file__).parent / "docker"
+PROJECT_IMAGE = "kdr-spaceflights:test"
+
+
+@pytest.fixture(scope="session")
+def project_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The example project's image with this checkout of the runner (docker, postgres, k8s)."""
+    sys.path.insert(0, str(DOCKER_DIR))
+    from harness import BASE_IMAGE, ensure_base_image, ensure_engine
+
+    from kedro_dagster_runner.image import build_project_image, host_constraints
+
+    ensure_engine()
+    ensure_base_image(BASE_IMAGE)
+    build_project_image(
+        EXAMPLE_PROJECT,
+        PROJECT_IMAGE,
+        BASE_IMAGE,
+        runner_source=Path(__file__).parents[1],
+        extras=("docker", "postgres", "k8s"),
+        constraints=host_constraints(),
+        log=tmp_path_factory.mktemp("build") / "docker-build.log",
+    )
+    return PROJECT_IMAGE
+
+
+@pytest.fixture
+def emulator() -> Iterator:
+    """The project's Kubernetes API emulator; none of its pod containers may be left after."""
+    sys.path.insert(0, str(DOCKER_DIR))
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from harness import containers_with_label
+
+    from integration.k8s_emulator import K8sEmulator
+
+    with K8sEmulator() as server:
+        yield server
+    assert containers_with_label(f"org.kedro-dagster-runner.k8s-emulator={server.server_id}") == []

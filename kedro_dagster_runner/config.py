@@ -338,20 +338,15 @@ class RunnerSettings(_Strict):
     )
     wait: bool = Field(
         default=False,
-        description="With submit: detached, follow the run to its end (progress, exit code).",
+        description="With submit: detached, follow the run to its end (progress, exit code); "
+        "ignored by attached runs, which always end with the run.",
     )
     launcher: str | None = Field(
         default=None,
         description="With submit: detached, a docker or k8s executor under 'executors' whose "
-        "options configure the run launcher (default: the run's executor when it is one).",
+        "options configure the run launcher (default: the run's executor when it is one); "
+        "ignored by attached runs.",
     )
-
-    @model_validator(mode="after")
-    def _detached_options_need_detached(self) -> RunnerSettings:
-        if self.submit == "attached" and (self.wait or self.launcher):
-            key = "wait" if self.wait else "launcher"
-            raise ValueError(f"runner.{key} only applies to runner.submit: detached")
-        return self
 
 
 class DagsterFileModel(_Strict):

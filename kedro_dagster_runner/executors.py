@@ -19,6 +19,8 @@ from typing import Any
 from kedro_dagster_runner.spec import RunSpec
 
 CONTAINER_KINDS = frozenset({"docker", "k8s"})
+# Kinds run by this package's KedroStepExecutor (the others are Dagster's or integrations').
+OWN_EXECUTOR_KINDS = frozenset({"in_process", "multiprocess", "dask", "celery"})
 
 
 def executor_definition(spec: RunSpec) -> Any:

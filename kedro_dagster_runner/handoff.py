@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 import pickle
 import socket
+import tempfile
 import traceback
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +26,7 @@ import fsspec
 from kedro.io import AbstractDataset, DatasetError
 from kedro.io.cached_dataset import CachedDataset
 
-from kedro_dagster_runner.errors import UnpicklableDataError
+from kedro_dagster_runner.errors import DagsterRunnerError, UnpicklableDataError
 
 _ERRORS_DIR = "_errors"
 _SPEC_FILE = "_spec.json"
@@ -179,3 +181,20 @@ class HandoffDataset(AbstractDataset[Any, Any]):
 
     def _describe(self) -> dict[str, Any]:
         return {"name": self._name, "store": self._store.uri}
+
+
+def detached_handoff_root() -> Path:
+    """``<temp dir>/kedro-dagster-handoff-<uid>``: where detached runs keep their stores by
+    default (they outlive ``kedro run``); private to the user (mode 0700).
+
+    Raises:
+        DagsterRunnerError: The directory exists but belongs to someone else or is open to others.
+    """
+    root = Path(tempfile.gettempdir()) / f"kedro-dagster-handoff-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    info = root.lstat()
+    if root.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise DagsterRunnerError(
+            f"{root} is not a private directory of this user: remove it or set runner.handoff."
+        )
+    return root

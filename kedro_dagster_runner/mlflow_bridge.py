@@ -14,6 +14,7 @@ MLflow is optional: nothing here imports it unless the driver had it imported wi
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,10 +69,32 @@ def _detach(run_id: str) -> None:
     """Pop ``run_id`` off this thread's active-run stack without terminating it.
 
     ``mlflow.end_run`` would mark the run FINISHED (and the driver's later FAILED could race
-    with it); MLflow has no public "leave the run open" call, so the fluent API's stack is used.
+    with it); MLflow has no public "leave the run open" call, so the fluent API's stack is used
+    (a thread-local variable in MLflow 3, a plain list before). Never raises: failing here must
+    not turn a node's outcome into another.
     """
-    from mlflow.tracking import fluent
+    try:
+        from mlflow.tracking import fluent
 
-    stack = fluent._active_run_stack.get()
-    if stack and stack[-1].info.run_id == run_id:
-        stack.pop()
+        holder = fluent._active_run_stack
+        stack = holder.get() if hasattr(holder, "get") else holder
+        if stack and stack[-1].info.run_id == run_id:
+            stack.pop()
+    except Exception as error:
+        logging.getLogger(__name__).warning("Could not leave MLflow run %s: %s", run_id, error)
+
+
+def finish(run_id: str | None, tracking_uri: str | None, failed: bool) -> None:
+    """Set the final status of MLflow run ``run_id`` (a detached run nobody follows ends it).
+
+    Never raises: the Dagster run's outcome does not depend on MLflow.
+    """
+    if not run_id:
+        return
+    try:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri) if tracking_uri else MlflowClient()
+        client.set_terminated(run_id, "FAILED" if failed else "FINISHED")
+    except Exception as error:
+        logging.getLogger(__name__).warning("Could not end MLflow run %s: %s", run_id, error)

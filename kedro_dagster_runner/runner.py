@@ -8,7 +8,6 @@ import tempfile
 import uuid
 from collections import Counter
 from itertools import chain
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro.runner.runner import AbstractRunner
@@ -26,7 +25,13 @@ from kedro_dagster_runner.errors import (
     RemoteNodeError,
     UnpicklableDataError,
 )
-from kedro_dagster_runner.handoff import HandoffStore, is_parameter, needs_handoff
+from kedro_dagster_runner.executors import OWN_EXECUTOR_KINDS
+from kedro_dagster_runner.handoff import (
+    HandoffStore,
+    detached_handoff_root,
+    is_parameter,
+    needs_handoff,
+)
 from kedro_dagster_runner.mlflow_bridge import driver_run
 from kedro_dagster_runner.naming import job_name_for, unique_op_names
 from kedro_dagster_runner.session_capture import DriverContext, session_capture
@@ -172,7 +177,10 @@ class DagsterRunner(AbstractRunner):
             if store is not None and not self._run_in_flight:
                 store.remove()
             elif store is not None and not spec.handoff_owned_by_run:
-                self._logger.warning("The run's handoff data stays in %s", spec.handoff_uri)
+                self._logger.warning(
+                    "The run's handoff data stays in %s (remove it once the run has ended)",
+                    spec.handoff_uri,
+                )
             if handoff_root is not None and config.runner.handoff is None and not detached:
                 shutil.rmtree(handoff_root, ignore_errors=True)
 
@@ -230,14 +238,12 @@ class DagsterRunner(AbstractRunner):
         """Where run-scoped handoff stores go.
 
         Default: a fresh temp dir removed after the run, or, for detached runs (whose store
-        outlives ``kedro run``), one shared directory under the temp dir.
+        outlives ``kedro run``), the user's own directory under the temp dir.
         """
         if config.runner.handoff is not None:
             return config.runner.handoff.rstrip("/")
         if config.runner.submit == "detached":
-            root = Path(tempfile.gettempdir()) / "kedro-dagster-handoff"
-            root.mkdir(exist_ok=True)
-            return str(root)
+            return str(detached_handoff_root())
         return tempfile.mkdtemp(prefix="kedro-dagster-handoff-")
 
     def _build_spec(
@@ -282,6 +288,8 @@ class DagsterRunner(AbstractRunner):
             driver.project_path if driver else None,
         )
         mlflow_run_id, mlflow_tracking_uri = driver_run()
+        unfollowed = config.runner.submit == "detached" and not config.runner.wait
+        run_cleans_up = config.executor.kind in OWN_EXECUTOR_KINDS  # see KedroStepExecutor
         return RunSpec(
             run_id=run_id,
             job_name=job_name_for(pipeline_names),
@@ -307,8 +315,9 @@ class DagsterRunner(AbstractRunner):
             project=project,
             is_async=self._is_async,
             tags=tags,
-            handoff_owned_by_run=config.runner.submit == "detached" and not config.runner.wait,
-            mlflow_run_id=mlflow_run_id,
+            handoff_owned_by_run=unfollowed and run_cleans_up,
+            # Without a driver to end it, only the package's executors can end the MLflow run.
+            mlflow_run_id=mlflow_run_id if run_cleans_up or not unfollowed else None,
             mlflow_tracking_uri=mlflow_tracking_uri,
         )
 
@@ -436,6 +445,10 @@ class DagsterRunner(AbstractRunner):
         executor_config = executor_run_config(
             spec.executor_kind, config.executor.options, spec, self._password_env(config)
         )
+        if spec.executor_kind == "docker" and config.launcher and config.launcher.kind == "docker":
+            # dagster-docker appends the launcher's networks to the executor's: "host" twice
+            # would make it connect step containers to the host network a second time.
+            executor_config.pop("networks", None)
         return {
             "execution": {"config": executor_config},
             "loggers": {"console": {"config": {"log_level": log_level}}},
@@ -450,7 +463,6 @@ class DagsterRunner(AbstractRunner):
         store: HandoffStore | None,
     ) -> None:
         """Launch the run through the instance's run launcher; with ``wait``, follow it."""
-        from kedro_dagster_runner.executors import delete_step_jobs, remove_step_containers
         from kedro_dagster_runner.instance import open_instance
         from kedro_dagster_runner.job import reconstructable_job
         from kedro_dagster_runner.progress import RunProgress
@@ -476,7 +488,11 @@ class DagsterRunner(AbstractRunner):
                     tags=spec.tags,
                     job_code_origin=recon.get_python_origin(),
                 )
-                launch(instance, dagster_run.run_id)
+                try:
+                    launch(instance, dagster_run.run_id)
+                except DagsterRunnerError:
+                    self._remove_run_workers(config, spec)  # e.g. created but never started
+                    raise
                 self._run_in_flight = True
                 self._announce(config, dagster_run.run_id, always=True)
                 if not config.runner.wait:
@@ -503,7 +519,7 @@ class DagsterRunner(AbstractRunner):
                         raise
         finally:
             if followed is not None:
-                self._remove_run_workers(config, spec, remove_step_containers, delete_step_jobs)
+                self._remove_run_workers(config, spec)
         if progress.failed or followed.status != "SUCCESS":
             done_nodes = [node for node in pipeline.nodes if node.name in set(progress.done)]
             self._suggest_resume_scenario(pipeline, done_nodes, catalog)
@@ -513,18 +529,21 @@ class DagsterRunner(AbstractRunner):
         if store is not None:
             self._return_free_outputs(pipeline, catalog, spec, store)
 
-    @staticmethod
-    def _remove_run_workers(
-        config: ResolvedConfig, spec: RunSpec, remove_containers: Any, delete_jobs: Any
-    ) -> None:
-        """After a followed run: delete its run worker and step containers or Jobs."""
+    def _remove_run_workers(self, config: ResolvedConfig, spec: RunSpec) -> None:
+        """Delete the run's run worker and step containers or Jobs (after a followed run or a
+        failed launch); a failure to do so is logged, never raised over the run's outcome."""
+        from kedro_dagster_runner.executors import delete_step_jobs, remove_step_containers
+
         for choice in (config.launcher, config.executor):
-            if choice is None:
-                continue
-            if choice.kind == "docker":
-                remove_containers(spec.run_id)
-            elif choice.kind == "k8s":
-                delete_jobs(choice.options, spec.run_id)
+            try:
+                if choice is not None and choice.kind == "docker":
+                    remove_step_containers(spec.run_id)
+                elif choice is not None and choice.kind == "k8s":
+                    delete_step_jobs(choice.options, spec.run_id)
+            except Exception as error:
+                self._logger.warning(
+                    "Could not delete the containers or Jobs of run %s: %s", spec.run_id, error
+                )
 
     def _announce(self, config: ResolvedConfig, dagster_run_id: str, always: bool = False) -> None:
         """Log the Dagster run id, and its UI link when a webserver URL is configured."""

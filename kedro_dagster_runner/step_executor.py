@@ -51,6 +51,7 @@ class KedroStepExecutor(Executor):
         tag_concurrency_limits: list[dict[str, Any]] | None = None,
     ) -> None:
         self._spec = spec
+        self._any_failed = False
         self._launcher = launcher
         self._retries = retries
         self._tag_concurrency_limits = tag_concurrency_limits
@@ -60,13 +61,29 @@ class KedroStepExecutor(Executor):
         return self._retries
 
     def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[DagsterEvent]:
+        self._any_failed = False
         try:
             yield from self._orchestrate(plan_context, execution_plan)
+        except BaseException:
+            self._any_failed = True
+            raise
         finally:
-            if self._spec.handoff_owned_by_run and self._spec.handoff_uri:
-                from kedro_dagster_runner.handoff import HandoffStore
+            if self._spec.handoff_owned_by_run:  # a detached run nobody waits for
+                self._end_unfollowed_run(plan_context)
 
-                HandoffStore(self._spec.handoff_uri).remove()  # nobody waits for this run
+    def _end_unfollowed_run(self, plan_context: Any) -> None:
+        """What the driver does at the end of a followed run: end the MLflow run, remove the
+        handoff store. Problems are logged; the Dagster run's outcome stays the nodes'."""
+        from kedro_dagster_runner.handoff import HandoffStore
+        from kedro_dagster_runner.mlflow_bridge import finish
+
+        spec = self._spec
+        finish(spec.mlflow_run_id, spec.mlflow_tracking_uri, self._any_failed)
+        if spec.handoff_uri:
+            try:
+                HandoffStore(spec.handoff_uri).remove()
+            except Exception as error:
+                plan_context.log.warning(f"Could not remove {spec.handoff_uri}: {error}")
 
     def _orchestrate(self, plan_context: Any, execution_plan: Any) -> Iterator[DagsterEvent]:
         limit = self._launcher.max_concurrent
@@ -103,6 +120,8 @@ class KedroStepExecutor(Executor):
         for level, message in outcome.logs:  # node logs, into the run's event log
             record_in_event_log(step_context.log, level, message)
         events: list[DagsterEvent]
+        if not outcome.ok:
+            self._any_failed = True
         if outcome.ok:
             events = asset_events(step_context, outcome)
             events += [

@@ -25,6 +25,8 @@ POLL_SECONDS = 0.5
 HEALTH_CHECK_SECONDS = 5.0
 # How long a run may stay unfinished after its worker is gone (its last events may be in flight).
 DEAD_WORKER_GRACE_SECONDS = 10.0
+# How long a launched run may take to start (image pull, pod scheduling) before it is failed.
+START_TIMEOUT_SECONDS = 600.0
 
 
 def launcher_section(
@@ -93,31 +95,23 @@ def follow_run(
     on_event: Callable[[Any], None],
     logger: logging.Logger,
     poll_seconds: float = POLL_SECONDS,
+    start_timeout: float = START_TIMEOUT_SECONDS,
 ) -> FollowedRun:
     """Read the run's events from the instance until the run finishes.
 
     Step events go to ``on_event`` (a :class:`~kedro_dagster_runner.progress.RunProgress`); log
     lines written by nodes are printed once, as the node logged them. While the run is not
     finished, the run worker's health is checked every few seconds when the launcher can: a
-    worker that is gone while its run is unfinished (crashed container, deleted pod) marks the run
-    failed instead of waiting forever.
+    worker that is gone while its run is unfinished (crashed container, deleted pod), or a run
+    that has not started ``start_timeout`` seconds after launch (an image that never pulls, a pod
+    that is never scheduled), marks the run failed instead of waiting forever.
     """
     cursor: str | None = None
     failure_message: str | None = None
-    last_health_check = time.monotonic()
-    worker_gone_since: float | None = None
+    watchdog = _Watchdog(instance, logger, start_timeout)
     while True:
         connection = instance.get_records_for_run(dagster_run_id, cursor=cursor, limit=500)
-        for record in connection.records:
-            entry = record.event_log_entry
-            event = entry.dagster_event
-            if event is None:
-                if entry.step_key and entry.user_message:
-                    logger.log(entry.level, entry.user_message)
-                continue
-            if event.event_type_value in {"RUN_FAILURE", "PIPELINE_FAILURE"}:
-                failure_message = event.message
-            on_event(event)
+        failure_message = _dispatch(connection.records, on_event, logger) or failure_message
         cursor = connection.cursor
         if connection.has_more:
             continue
@@ -126,19 +120,60 @@ def follow_run(
             if _drained(instance, dagster_run_id, cursor):
                 return FollowedRun(run.status.value, failure_message)
             continue
-        now = time.monotonic()
-        if now - last_health_check >= HEALTH_CHECK_SECONDS:
-            last_health_check = now
-            problem = _worker_problem(instance, run)
-            if problem is None:
-                worker_gone_since = None
-            elif worker_gone_since is None:
-                worker_gone_since = now
-            elif now - worker_gone_since >= DEAD_WORKER_GRACE_SECONDS:
-                message = f"The run worker of Dagster run {dagster_run_id} is gone: {problem}"
-                instance.report_run_failed(run, message)
-                failure_message = message
+        problem = watchdog.check(run)
+        if problem is not None:
+            instance.report_run_failed(run, problem)
+            failure_message = problem
         time.sleep(poll_seconds)
+
+
+def _dispatch(records: Any, on_event: Callable[[Any], None], logger: logging.Logger) -> str | None:
+    """Hand step events to ``on_event``, print node log lines; return a run failure message."""
+    failure_message = None
+    for record in records:
+        entry = record.event_log_entry
+        event = entry.dagster_event
+        if event is None:
+            if entry.step_key and entry.user_message:
+                logger.log(entry.level, entry.user_message)
+            continue
+        if event.event_type_value in {"RUN_FAILURE", "PIPELINE_FAILURE"}:
+            failure_message = event.message
+        on_event(event)
+    return failure_message
+
+
+class _Watchdog:
+    """Decides when an unfinished run will never finish on its own."""
+
+    def __init__(self, instance: Any, logger: logging.Logger, start_timeout: float) -> None:
+        self._instance = instance
+        self._logger = logger
+        self._start_timeout = start_timeout
+        self._launched = self._last_check = time.monotonic()
+        self._worker_gone_since: float | None = None
+
+    def check(self, run: Any) -> str | None:
+        """Why ``run`` must be failed now, or ``None``."""
+        now = time.monotonic()
+        status = run.status.value
+        if status in {"NOT_STARTED", "STARTING"} and now - self._launched >= self._start_timeout:
+            return (
+                f"Dagster run {run.run_id} did not start within {self._start_timeout:.0f} s of "
+                f"its launch (status {status})"
+            )
+        if now - self._last_check < HEALTH_CHECK_SECONDS:
+            return None
+        self._last_check = now
+        problem = _worker_problem(self._instance, run, self._logger)
+        if problem is None:
+            self._worker_gone_since = None
+            return None
+        if self._worker_gone_since is None:
+            self._worker_gone_since = now
+        if now - self._worker_gone_since < DEAD_WORKER_GRACE_SECONDS:
+            return None
+        return f"The run worker of Dagster run {run.run_id} is gone: {problem}"
 
 
 def _drained(instance: Any, dagster_run_id: str, cursor: str | None) -> bool:
@@ -146,8 +181,9 @@ def _drained(instance: Any, dagster_run_id: str, cursor: str | None) -> bool:
     return not instance.get_records_for_run(dagster_run_id, cursor=cursor, limit=1).records
 
 
-def _worker_problem(instance: Any, run: Any) -> str | None:
-    """Why the run worker is not running, or ``None`` when it is (or the launcher cannot tell)."""
+def _worker_problem(instance: Any, run: Any, logger: logging.Logger) -> str | None:
+    """Why the run worker is not running, or ``None`` when it is (or the launcher cannot tell:
+    no support, or the check itself failed, e.g. the Docker engine or the API did not answer)."""
     from dagster._core.launcher import WorkerStatus
 
     launcher = instance.run_launcher
@@ -155,7 +191,11 @@ def _worker_problem(instance: Any, run: Any) -> str | None:
         return None
     if run.status.value in {"NOT_STARTED", "QUEUED"}:
         return None
-    result = launcher.check_run_worker_health(run)
+    try:
+        result = launcher.check_run_worker_health(run)
+    except Exception as error:
+        logger.debug("Health check of the run worker of %s failed: %s", run.run_id, error)
+        return None
     if result.status in {WorkerStatus.RUNNING, WorkerStatus.SUCCESS, WorkerStatus.UNKNOWN}:
         return None
     message = result.msg or result.status.value

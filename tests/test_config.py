@@ -160,6 +160,8 @@ def test_detached_run_takes_its_launcher_from_a_container_executor_entry() -> No
 
     attached = resolve_config(SEED_FILE)
     assert attached.runner.submit == "attached" and attached.launcher is None
+    debugging = resolve_config(DETACHED_FILE, {"submit": "attached"})  # wait/launcher unused
+    assert debugging.launcher is None
 
 
 @pytest.mark.parametrize(
@@ -169,7 +171,6 @@ def test_detached_run_takes_its_launcher_from_a_container_executor_entry() -> No
         ({"launcher": None}, "runner.launcher: a detached run on the 'multiprocess' executor"),
         ({"launcher": "local_pool"}, "'local_pool' is not a docker or k8s executor"),
         ({"instance": "dagster_home"}, "the run launcher is the one in $DAGSTER_HOME"),
-        ({"submit": "attached", "launcher": None, "wait": True}, "runner.wait only applies"),
         ({"submit": "later"}, "runner.submit: Input should be 'attached' or 'detached'"),
     ],
 )

@@ -9,6 +9,7 @@ the run goes on.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -18,6 +19,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+
 from harness import containers_with_label
 from kedro_projects import (
     DEMO_PROJECT,
@@ -92,8 +96,14 @@ def _engine_messages(instance, run_id: str) -> str:
 
 
 def _handoff_dirs(kedro_run_id: str) -> list[Path]:
-    root = Path("/tmp/kedro-dagster-handoff")
-    return sorted(root.glob(f"{kedro_run_id}-*")) if root.exists() else []
+    from kedro_dagster_runner.handoff import detached_handoff_root
+
+    return sorted(detached_handoff_root().glob(f"{kedro_run_id}-*"))
+
+
+def _run_containers(kedro_run_id: str) -> list[str]:
+    """The run worker and step containers of one Kedro run."""
+    return containers_with_label(f"{CONTAINER_LABEL}={kedro_run_id}")
 
 
 @pytest.mark.timeout(3600)
@@ -117,8 +127,7 @@ def test_followed_run_executes_in_a_run_container_and_matches_a_sequential_run(
     assert dagster_run.status.value == "SUCCESS"
     assert dagster_run.tags["kedro/submit"] == "detached"
     assert "Launching run in a new container" in _engine_messages(instance, run_id)
-    assert PASSWORD_ENV["DAGSTER_PG_PASSWORD"] not in str(dagster_run.run_config)
-    assert containers_with_label(CONTAINER_LABEL) == []  # the run worker is removed after
+    assert _run_containers(dagster_run.tags["kedro/run_id"]) == []  # the run worker is removed
     assert _handoff_dirs(dagster_run.tags["kedro/run_id"]) == []
 
 
@@ -153,7 +162,7 @@ def test_followed_run_reports_node_failures_and_hooks_fire_in_the_container(
         "before_pipeline_run",
         "on_pipeline_error",
     ]
-    assert containers_with_label(CONTAINER_LABEL) == []
+    assert _run_containers(result.run_id) == [] and _run_containers(failed.run_id) == []
 
 
 @pytest.mark.timeout(3600)
@@ -182,16 +191,19 @@ def test_unfollowed_run_returns_at_once_and_finishes_on_its_own(
     kedro_run_id = dagster_run.tags["kedro/run_id"]
     assert _handoff_dirs(kedro_run_id) == []  # nobody waited: the run removed its store
 
-    (container,) = containers_with_label(f"{CONTAINER_LABEL}={kedro_run_id}")
-    inspected = subprocess.run(
-        ["docker", "inspect", "--format", "{{json .Args}}", container],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert "execute_run" in inspected
-    assert PASSWORD_ENV["DAGSTER_PG_PASSWORD"] not in inspected  # by env var name only
-    subprocess.run(["docker", "rm", "-f", container], check=True, capture_output=True)
+    containers = _run_containers(kedro_run_id)
+    try:
+        (container,) = containers  # Dagster leaves the run worker of an unfollowed run
+        inspected = subprocess.run(
+            ["docker", "inspect", "--format", "{{json .Args}}", container],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "execute_run" in inspected
+        assert PASSWORD_ENV["DAGSTER_PG_PASSWORD"] not in inspected  # by env var name only
+    finally:
+        subprocess.run(["docker", "rm", "-f", *containers], check=False, capture_output=True)
 
 
 @pytest.mark.timeout(3600)
@@ -219,7 +231,8 @@ def test_a_run_worker_that_dies_fails_the_followed_run(
             assert driver.poll() is None, driver.stdout.read()
             assert time.monotonic() < deadline, "the node never started in the run worker"
             time.sleep(0.5)
-        (container,) = containers_with_label(CONTAINER_LABEL)
+        kedro_run_id = json.loads(hook_log.read_text().splitlines()[0])["run_id"]
+        (container,) = _run_containers(kedro_run_id)
         subprocess.run(["docker", "kill", container], check=True, capture_output=True)
         output, _ = driver.communicate(timeout=120)
     finally:
@@ -230,7 +243,7 @@ def test_a_run_worker_that_dies_fails_the_followed_run(
     assert "Nodes still running then: wait_for_release" in text
     run_id = _dagster_run_id(output)
     assert _instance(postgres_db, tmp_path / "home").get_run_by_id(run_id).status.value == "FAILURE"
-    assert containers_with_label(CONTAINER_LABEL) == []
+    assert _run_containers(kedro_run_id) == []
 
 
 @pytest.mark.timeout(3600)
@@ -247,6 +260,40 @@ def test_a_launch_that_fails_names_the_launcher_and_keeps_no_data(
     assert "DockerRunLauncher could not start Dagster run" in result.output
     assert result.calls("before_node_run") == []
     assert _handoff_dirs(result.run_id) == []
+    assert _run_containers(result.run_id) == []  # created, never started: removed too
+
+
+@pytest.mark.timeout(3600)
+def test_run_worker_container_starts_a_container_per_node(
+    project_image: str, postgres_db: str, tmp_path: Path
+) -> None:
+    project = _detached_project(
+        DEMO_PROJECT, tmp_path / "demo", project_image, postgres_db, "containers", wait=True
+    )
+    path = project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(path.read_text())
+    options = config["executors"]["containers"]["docker"]
+    options["volumes"].append("/var/run/docker.sock:/var/run/docker.sock")  # engine access
+    options["env_vars"].append("SHARED_TOKEN")
+    path.write_text(yaml.safe_dump(config))
+
+    result = kedro_runner(project, tmp_path)(
+        "--runner", RUNNER, env={**PASSWORD_ENV, "SHARED_TOKEN": "tok-by-name"}
+    )
+
+    assert result.returncode == 0, result.output
+    node_pids = {call["pid"] for call in result.calls("before_node_run")}
+    assert len(result.calls("before_node_run")) == 8
+    assert result.driver_pid not in node_pids
+    instance = _instance(postgres_db, tmp_path / "home")
+    run_id = _dagster_run_id(result.output)
+    messages = _engine_messages(instance, run_id)
+    assert "Launching run in a new container" in messages
+    assert messages.count("Launching step") == 8  # the run worker started one per node
+    run_config = str(instance.get_run_by_id(run_id).run_config)
+    assert "SHARED_TOKEN" in run_config and "tok-by-name" not in run_config  # names only
+    assert PASSWORD_ENV["DAGSTER_PG_PASSWORD"] not in run_config
+    assert _run_containers(result.run_id) == []
 
 
 def _k8s_detached_project(source: Path, target: Path, image: str, db_name: str, emulator) -> Path:
