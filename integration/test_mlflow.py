@@ -112,9 +112,10 @@ def test_workers_log_to_the_drivers_mlflow_run(
     assert run["params"] == {"alpha": "0.5"}  # kedro-mlflow's before_node_run, in a worker
     worker_pids = {run["metrics"].pop(f"pid_part_{i}") for i in range(4)}  # from node code
     assert driver_pid not in worker_pids
-    assert run["metrics"] == {  # MlflowMetricDatasets saved in workers
-        "score": 18.0,
-        "part_0": 1.0,
+    assert run["metrics"] == {
+        "score": 18.0,  # MlflowMetricDatasets saved in workers
+        "total": 10.0,
+        "part_0": 1.0,  # mlflow.log_metric in parallel nodes
         "part_1": 2.0,
         "part_2": 3.0,
         "part_3": 4.0,

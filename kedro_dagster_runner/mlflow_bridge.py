@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -43,9 +45,12 @@ def driver_run() -> tuple[str | None, str | None]:
 def attached(run_id: str | None, tracking_uri: str | None) -> Iterator[None]:
     """Make MLflow run ``run_id`` the active run of this thread for the ``with`` block.
 
-    A no-op without ``run_id`` or when that run is already active here. Afterwards the run is
-    taken off this thread's stack without being ended (its status stays RUNNING for the driver
-    to set).
+    A no-op without ``run_id`` or when that run is already active here. The run is put on this
+    thread's active-run stack as it is, without ``mlflow.start_run``: that would rewrite the run's
+    status on every node (the file store rewrites ``meta.yaml`` in place, which concurrent
+    workers may read half-written) and register an exit handler that ends the run when the
+    worker process exits. Afterwards the run is taken off the stack, not ended: the driver's
+    hooks (or, for a detached run nobody follows, the run itself) set its final status.
     """
     if not run_id:
         yield
@@ -58,26 +63,54 @@ def attached(run_id: str | None, tracking_uri: str | None) -> Iterator[None]:
     if active is not None and active.info.run_id == run_id:
         yield
         return
-    mlflow.start_run(run_id=run_id, nested=active is not None)
+    _stack().append(mlflow.ActiveRun(_run(run_id, tracking_uri)))
     try:
         yield
     finally:
         _detach(run_id)
 
 
+_RUNS: dict[str, Any] = {}  # run id -> mlflow Run, fetched once per process
+_FETCH_ATTEMPTS = 5
+
+
+def _run(run_id: str, tracking_uri: str | None) -> Any:
+    """The ``Run`` of ``run_id``; read once per process, retried a few times because a file
+    store being written by other workers can briefly show a half-created metric file."""
+    run = _RUNS.get(run_id)
+    if run is not None:
+        return run
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri) if tracking_uri else MlflowClient()
+    for attempt in range(1, _FETCH_ATTEMPTS + 1):
+        try:
+            run = client.get_run(run_id)
+            break
+        except Exception:
+            if attempt == _FETCH_ATTEMPTS:
+                raise
+            time.sleep(0.2 * attempt)
+    _RUNS[run_id] = run
+    return run
+
+
+def _stack() -> list[Any]:
+    """This thread's active-run stack of MLflow's fluent API (MLflow has no public handle on
+    it): a thread-local variable in MLflow 3, a plain list before."""
+    from mlflow.tracking import fluent
+
+    holder = fluent._active_run_stack
+    return holder.get() if hasattr(holder, "get") else holder
+
+
 def _detach(run_id: str) -> None:
     """Pop ``run_id`` off this thread's active-run stack without terminating it.
 
-    ``mlflow.end_run`` would mark the run FINISHED (and the driver's later FAILED could race
-    with it); MLflow has no public "leave the run open" call, so the fluent API's stack is used
-    (a thread-local variable in MLflow 3, a plain list before). Never raises: failing here must
-    not turn a node's outcome into another.
+    Never raises: failing here must not turn a node's outcome into another.
     """
     try:
-        from mlflow.tracking import fluent
-
-        holder = fluent._active_run_stack
-        stack = holder.get() if hasattr(holder, "get") else holder
+        stack = _stack()
         if stack and stack[-1].info.run_id == run_id:
             stack.pop()
     except Exception as error:

@@ -146,10 +146,12 @@ def _docker_executor_project(
     return project
 
 
-def _step_containers() -> list[str]:
+def _step_containers(kedro_run_id: str | None = None) -> set[str]:
+    """Step containers of one Kedro run, or of any run."""
     from kedro_dagster_runner.executors import CONTAINER_LABEL
 
-    return _containers(CONTAINER_LABEL)
+    label = f"{CONTAINER_LABEL}={kedro_run_id}" if kedro_run_id else CONTAINER_LABEL
+    return set(_containers(label))
 
 
 @pytest.mark.timeout(3600)
@@ -161,6 +163,7 @@ def test_docker_executor_runs_each_node_in_a_container(
     project = _docker_executor_project(
         EXAMPLE_PROJECT, tmp_path / "docker", project_image, postgres_db, tmp_path
     )
+    before = _step_containers()  # the example project records no hooks, so no Kedro run id
 
     result = kedro_runner(project, tmp_path)(
         "--runner", RUNNER, env={"DAGSTER_PG_PASSWORD": "trust-auth"}
@@ -168,7 +171,7 @@ def test_docker_executor_runs_each_node_in_a_container(
 
     assert result.returncode == 0, result.output
     assert persisted_outputs(project) == persisted_outputs(reference_project)
-    assert _step_containers() == []  # dagster-docker leaves them; the runner removes them
+    assert _step_containers() <= before  # dagster-docker leaves them; the runner removes them
 
 
 @pytest.mark.timeout(3600)
@@ -197,7 +200,7 @@ def test_docker_executor_hooks_fire_in_containers_and_failures_are_clean(
     assert "explode refused 8 values" in failed.output
     (node_error,) = failed.calls("on_node_error")
     assert node_error["pid"] != failed.driver_pid
-    assert _step_containers() == []
+    assert _step_containers(result.run_id) == _step_containers(failed.run_id) == set()
 
 
 def _k8s_project(source: Path, target: Path, image: str, db_name: str, emulator) -> Path:

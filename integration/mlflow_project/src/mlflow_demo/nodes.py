@@ -12,15 +12,22 @@ def fit(numbers: list[int], alpha: float) -> float:
     return alpha * sum(numbers)
 
 
-def part(numbers: list[int], index: int) -> float:
-    """Logs the process it ran in straight from node code, returns a metric."""
+def part(numbers: list[int], score: float, index: int) -> float:
+    """Logs straight from node code: a value and the process the node ran in."""
+    value = float(numbers[index])
+    mlflow.log_metric(f"part_{index}", value)
     mlflow.log_metric(f"pid_part_{index}", os.getpid())
-    return float(numbers[index])
+    return value
 
 
 def report(score: float, *parts: float) -> str:
     """Text logged as an artifact through an MlflowArtifactDataset."""
     return f"score={score} parts={list(parts)}"
+
+
+def total(*parts: float) -> float:
+    """Saved by an MlflowMetricDataset."""
+    return sum(parts)
 
 
 def explode(score: float) -> float:

@@ -1,4 +1,10 @@
-"""__default__: a score, four parts (parallel), a report; failing: the score, then a failure."""
+"""__default__: a score, then four parts that may run in parallel, then a report and a total.
+
+The file store MLflow keeps under ``mlruns`` is not safe for concurrent writers (a metric file
+being created reads as malformed; kedro-mlflow's metric datasets read the whole run before each
+save), so metric datasets are saved by nodes that run alone and the parallel nodes log with
+``mlflow.log_metric``, which only appends.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +20,14 @@ def _part(index: int):
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    parts = [node(_part(i), "numbers", f"part_{i}", name=f"part_{i}") for i in range(4)]
     fit = node(n.fit, ["numbers", "params:alpha"], "score", name="fit")
+    names = [f"part_{i}" for i in range(4)]
     main = Pipeline(
         [
             fit,
-            *parts,
-            node(n.report, ["score", *[f"part_{i}" for i in range(4)]], "report", name="report"),
+            *[node(_part(i), ["numbers", "score"], names[i], name=names[i]) for i in range(4)],
+            node(n.report, ["score", *names], "report", name="report"),
+            node(n.total, names, "total", name="total"),
         ]
     )
     failing = Pipeline([fit, node(n.explode, "score", "never", name="explode")])
