@@ -64,7 +64,8 @@ def _user() -> str | None:
 
 def git_sha(path: str) -> str | None:
     """The commit checked out in the repository holding ``path`` (``+dirty`` when modified)."""
-    if not any((parent / ".git").exists() for parent in (Path(path), *Path(path).parents)):
+    here = Path(path).resolve()
+    if not any((parent / ".git").exists() for parent in (here, *here.parents)):
         return None
     try:
         sha = subprocess.run(
