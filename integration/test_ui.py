@@ -2,12 +2,14 @@
 
 `kedro dagster-runner ui` starts dagster-webserver with the project's code location; runs made by
 `kedro run` on the same instance are read back through GraphQL and looked at in headless Chromium.
-Screenshots land in docs/images/.
+Screenshots are taken on every run; they replace those of docs/images/ only with
+KDR_UPDATE_SCREENSHOTS=1 (a headless screenshot may catch the page still loading: look first).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -142,10 +144,11 @@ def test_runs_assets_and_lineage_show_in_the_ui(ui_project: tuple, tmp_path: Pat
     )["assetOrError"]["assetMaterializations"]
     assert materialization == [{"runId": run["runId"]}]
 
-    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-    run_page = chromium(f"{url}/runs/{run['runId']}", DOCS_IMAGES / "run-page.png")
+    images = DOCS_IMAGES if os.environ.get("KDR_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    images.mkdir(parents=True, exist_ok=True)
+    run_page = chromium(f"{url}/runs/{run['runId']}", images / "run-page.png")
     assert "make_report" in run_page and "summarise" in run_page
-    lineage_page = chromium(f"{url}/assets/summary?view=lineage", DOCS_IMAGES / "asset-lineage.png")
+    lineage_page = chromium(f"{url}/assets/summary?view=lineage", images / "asset-lineage.png")
     assert "first__total" in lineage_page and "doubled" in lineage_page
 
 
