@@ -120,8 +120,7 @@ class KedroStepExecutor(Executor):
         for level, message in outcome.logs:  # node logs, into the run's event log
             record_in_event_log(step_context.log, level, message)
         events: list[DagsterEvent]
-        if not outcome.ok:
-            self._any_failed = True
+        self._any_failed = self._any_failed or not outcome.ok
         if outcome.ok:
             events = asset_events(step_context, outcome)
             events += [
