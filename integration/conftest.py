@@ -211,6 +211,80 @@ def postgres_db() -> str:
     return name
 
 
+def postgres_instance(db_name: str, home: Path):
+    """The Dagster instance DagsterRunner records runs in for ``{postgres: {db_name: ...}}``.
+
+    The machine's Postgres trusts local connections: the password variable needs a value only.
+    """
+    import yaml
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    from kedro_dagster_runner.config import PostgresSettings
+    from kedro_dagster_runner.instance import postgres_instance_config
+
+    os.environ.setdefault("DAGSTER_PG_PASSWORD", "any: trust authentication")
+    home.mkdir(parents=True, exist_ok=True)
+    config = postgres_instance_config(PostgresSettings(db_name=db_name), "CRITICAL")
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+
+
+def k8s_project(
+    source: Path,
+    target: Path,
+    image: str,
+    db_name: str,
+    emulator,
+    password: str,
+    options: dict | None = None,
+    runner: dict | None = None,
+) -> Path:
+    """A copy of ``source`` whose ``cluster`` executor runs on the emulated Kubernetes API.
+
+    The kubeconfig is written inside the project, which the pods mount at the same path; the
+    instance password reaches them from the ``dagster-pg`` Secret. ``options`` are added to the
+    k8s entry, ``runner`` to the ``runner:`` section (executor ``cluster``, Postgres instance).
+    """
+    import base64
+
+    import kubernetes
+    import yaml
+
+    project = copy_project(source, target)
+    kubeconfig = project / "kubeconfig.yaml"
+    emulator.write_kubeconfig(kubeconfig)
+    api = kubernetes.client.CoreV1Api(
+        kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+    )
+    secret = base64.b64encode(password.encode()).decode()
+    body = {"metadata": {"name": "dagster-pg"}, "data": {"DAGSTER_PG_PASSWORD": secret}}
+    try:
+        api.create_namespaced_secret("default", body)
+    except kubernetes.client.ApiException as error:
+        assert error.status == 409  # created by an earlier test on this emulator
+    path = project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(path.read_text()) if path.exists() else {}
+    config.setdefault("executors", {})["cluster"] = {
+        "k8s": {
+            "image": image,
+            "kubeconfig_file": str(kubeconfig),
+            "env_secrets": ["dagster-pg"],
+            "mount_project": True,
+            "image_pull_policy": "Never",
+            "max_concurrent": 2,
+            **(options or {}),
+        }
+    }
+    config["runner"] = {
+        "executor": "cluster",
+        "instance": {"postgres": {"db_name": db_name}},
+        **(runner or {}),
+    }
+    path.write_text(yaml.safe_dump(config))
+    return project
+
+
 # Containers (integration/docker): the project image, built once per session, and the emulator.
 
 DOCKER_DIR = Path(__file__).parent / "docker"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
+from conftest import postgres_instance
 from kedro_projects import RUNNER, KedroRunner
 
 SECRET = "s3cret-Pw-never-stored"
@@ -27,20 +27,6 @@ def _point_at_postgres(project: Path, db_name: str) -> None:
     )
 
 
-def _instance(db_name: str, tmp_path: Path):
-    from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
-
-    from kedro_dagster_runner.config import PostgresSettings
-    from kedro_dagster_runner.instance import postgres_instance_config
-
-    os.environ["DAGSTER_PG_PASSWORD"] = "any: trust authentication"
-    config = postgres_instance_config(PostgresSettings(db_name=db_name), "CRITICAL")
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path)))
-
-
 def test_run_is_recorded_with_tags_steps_and_no_password(
     demo: tuple[Path, KedroRunner], postgres_db: str, tmp_path: Path
 ) -> None:
@@ -51,7 +37,7 @@ def test_run_is_recorded_with_tags_steps_and_no_password(
 
     assert result.returncode == 0, result.output
     assert "Dagster run: http://127.0.0.1:3000/runs/" in result.output
-    instance = _instance(postgres_db, tmp_path / "home")
+    instance = postgres_instance(postgres_db, tmp_path / "home")
     (dagster_run,) = [r for r in instance.get_runs() if r.tags.get("kedro/run_id") == result.run_id]
     assert dagster_run.status.value == "SUCCESS"
     assert dagster_run.tags["kedro/env"] == "mp"

@@ -36,9 +36,7 @@ def driver_run() -> tuple[str | None, str | None]:
     if run is None:
         return None, None
     uri = mlflow.get_tracking_uri()
-    if urlsplit(uri).password is not None or "@" in urlsplit(uri).netloc:
-        uri = None
-    return run.info.run_id, uri
+    return run.info.run_id, None if "@" in urlsplit(uri).netloc else uri  # user:password@host
 
 
 @contextmanager

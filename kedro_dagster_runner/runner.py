@@ -521,7 +521,8 @@ class DagsterRunner(AbstractRunner):
             if followed is not None:
                 self._remove_run_workers(config, spec)
         if progress.failed or followed.status != "SUCCESS":
-            done_nodes = [node for node in pipeline.nodes if node.name in set(progress.done)]
+            done = set(progress.done)
+            done_nodes = [node for node in pipeline.nodes if node.name in done]
             self._suggest_resume_scenario(pipeline, done_nodes, catalog)
             raise self._failure(
                 spec, progress, None, store, followed.failure_message, followed.status

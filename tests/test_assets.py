@@ -12,15 +12,6 @@ from kedro.framework.startup import bootstrap_project
 from kedro_dagster_runner import DagsterRunner
 
 
-@pytest.fixture
-def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return home
-
-
 @pytest.mark.parametrize("executor", ["in_process", "pool"])
 def test_persisted_datasets_are_materialized_with_metadata(
     demo_project: Path, dagster_home: Path, executor: str

@@ -6,17 +6,6 @@ import getpass
 import subprocess
 from pathlib import Path
 
-import pytest
-
-
-@pytest.fixture
-def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return home
-
 
 def _git(project: Path, *args: str) -> str:
     command = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@example.com"]

@@ -22,6 +22,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from conftest import k8s_project, postgres_instance
 from harness import containers_with_label
 from kedro_projects import (
     DEMO_PROJECT,
@@ -67,20 +68,6 @@ def _detached_project(
     return project
 
 
-def _instance(db_name: str, home: Path):
-    from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
-
-    from kedro_dagster_runner.config import PostgresSettings
-    from kedro_dagster_runner.instance import postgres_instance_config
-
-    os.environ.update(PASSWORD_ENV)
-    home.mkdir(parents=True, exist_ok=True)
-    config = postgres_instance_config(PostgresSettings(db_name=db_name), "CRITICAL")
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
-
-
 def _dagster_run_id(output: str) -> str:
     match = RUN_LINK.search(output)
     assert match, f"no run link in:\n{output}"
@@ -122,7 +109,7 @@ def test_followed_run_executes_in_a_run_container_and_matches_a_sequential_run(
     assert persisted_outputs(project) == persisted_outputs(reference_project)
     assert "Completed 9 out of 9 tasks" in result.output  # progress read back from Postgres
     run_id = _dagster_run_id(result.output)
-    instance = _instance(postgres_db, tmp_path / "home")
+    instance = postgres_instance(postgres_db, tmp_path / "home")
     dagster_run = instance.get_run_by_id(run_id)
     assert dagster_run.status.value == "SUCCESS"
     assert dagster_run.tags["kedro/submit"] == "detached"
@@ -181,7 +168,7 @@ def test_unfollowed_run_returns_at_once_and_finishes_on_its_own(
     assert "goes on in DockerRunLauncher" in result.output
     assert "Completed node" not in result.output
     run_id = _dagster_run_id(result.output)
-    instance = _instance(postgres_db, tmp_path / "home")
+    instance = postgres_instance(postgres_db, tmp_path / "home")
     deadline = time.monotonic() + 600
     while not instance.get_run_by_id(run_id).is_finished and time.monotonic() < deadline:
         time.sleep(1)
@@ -245,7 +232,8 @@ def test_a_run_worker_that_dies_fails_the_followed_run(
     assert "The run worker of Dagster run" in text and "is gone: Container status is" in text
     assert "Nodes still running then: wait_for_release" in text
     run_id = _dagster_run_id(output)
-    assert _instance(postgres_db, tmp_path / "home").get_run_by_id(run_id).status.value == "FAILURE"
+    instance = postgres_instance(postgres_db, tmp_path / "home")
+    assert instance.get_run_by_id(run_id).status.value == "FAILURE"
     assert _run_containers(kedro_run_id) == []
 
 
@@ -288,7 +276,7 @@ def test_run_worker_container_starts_a_container_per_node(
     node_pids = {call["pid"] for call in result.calls("before_node_run")}
     assert len(result.calls("before_node_run")) == 8
     assert result.driver_pid not in node_pids
-    instance = _instance(postgres_db, tmp_path / "home")
+    instance = postgres_instance(postgres_db, tmp_path / "home")
     run_id = _dagster_run_id(result.output)
     messages = _engine_messages(instance, run_id)
     assert "Launching run in a new container" in messages
@@ -300,42 +288,13 @@ def test_run_worker_container_starts_a_container_per_node(
 
 
 def _k8s_detached_project(source: Path, target: Path, image: str, db_name: str, emulator) -> Path:
-    import base64
-
-    import kubernetes
-
-    project = copy_project(source, target)
-    kubeconfig = project / "kubeconfig.yaml"  # inside the project: mounted into the pods
-    emulator.write_kubeconfig(kubeconfig)
-    api = kubernetes.client.CoreV1Api(
-        kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
-    )
-    secret = base64.b64encode(PASSWORD_ENV["DAGSTER_PG_PASSWORD"].encode()).decode()
-    body = {"metadata": {"name": "dagster-pg"}, "data": {"DAGSTER_PG_PASSWORD": secret}}
-    try:
-        api.create_namespaced_secret("default", body)
-    except kubernetes.client.ApiException as error:
-        assert error.status == 409
-    path = project / "conf" / "base" / "dagster.yml"
-    config = yaml.safe_load(path.read_text())
-    config["executors"]["cluster"] = {
-        "k8s": {
-            "image": image,
-            "kubeconfig_file": str(kubeconfig),
-            "env_secrets": ["dagster-pg"],
-            "mount_project": True,
-            "image_pull_policy": "Never",
-            "max_concurrent": 2,
-        }
-    }
-    config["runner"] = {
-        "executor": "cluster",
+    runner = {
         "instance": {"postgres": {"db_name": db_name, "webserver_url": WEBSERVER}},
         "submit": "detached",
         "wait": True,
     }
-    path.write_text(yaml.safe_dump(config))
-    return project
+    password = PASSWORD_ENV["DAGSTER_PG_PASSWORD"]
+    return k8s_project(source, target, image, db_name, emulator, password, runner=runner)
 
 
 @pytest.mark.timeout(3600)

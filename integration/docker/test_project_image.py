@@ -25,6 +25,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(HERE))
 
+from conftest import k8s_project  # noqa: E402
 from harness import containers_with_label, ensure_engine  # noqa: E402
 from kedro_projects import (  # noqa: E402
     EXAMPLE_PROJECT,
@@ -204,41 +205,12 @@ def test_docker_executor_hooks_fire_in_containers_and_failures_are_clean(
 
 
 def _k8s_project(source: Path, target: Path, image: str, db_name: str, emulator) -> Path:
-    import base64
-
-    import kubernetes
-    import yaml
-
-    project = copy_project(source, target)
-    kubeconfig = project / "kubeconfig.yaml"  # inside the project: mounted into the step pods
-    emulator.write_kubeconfig(kubeconfig)
-    api = kubernetes.client.CoreV1Api(
-        kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
-    )
-    secret = base64.b64encode(b"trust-auth").decode()
-    body = {"metadata": {"name": "dagster-pg"}, "data": {"DAGSTER_PG_PASSWORD": secret}}
-    try:
-        api.create_namespaced_secret("default", body)
-    except kubernetes.client.ApiException as error:
-        assert error.status == 409  # created by an earlier test on this emulator
-    path = project / "conf" / "base" / "dagster.yml"
-    config = yaml.safe_load(path.read_text()) if path.exists() else {}
-    config.setdefault("executors", {})["cluster"] = {
-        "k8s": {
-            "image": image,
-            "kubeconfig_file": str(kubeconfig),
-            "env_secrets": ["dagster-pg"],
-            "env_vars": ["DEMO_HOOK_LOG"],
-            "mount_project": True,
-            "image_pull_policy": "Never",
-            "default_resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
-            "resources": {"training": {"limits": {"cpu": "1", "memory": "1Gi"}}},
-            "max_concurrent": 2,
-        }
+    options = {
+        "env_vars": ["DEMO_HOOK_LOG"],
+        "default_resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
+        "resources": {"training": {"limits": {"cpu": "1", "memory": "1Gi"}}},
     }
-    config["runner"] = {"executor": "cluster", "instance": {"postgres": {"db_name": db_name}}}
-    path.write_text(yaml.safe_dump(config))
-    return project
+    return k8s_project(source, target, image, db_name, emulator, "trust-auth", options)
 
 
 def _jobs_left(project: Path) -> list[str]:
