@@ -221,7 +221,7 @@ def postgres_instance(db_name: str, home: Path):
     from dagster._core.instance.ref import InstanceRef
 
     from kedro_dagster_runner.config import PostgresSettings
-    from kedro_dagster_runner.instance import postgres_instance_config
+    from kedro_dagster_runner.deploy.instance import postgres_instance_config
 
     os.environ.setdefault("DAGSTER_PG_PASSWORD", "any: trust authentication")
     home.mkdir(parents=True, exist_ok=True)
@@ -297,7 +297,7 @@ def project_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     sys.path.insert(0, str(DOCKER_DIR))
     from harness import BASE_IMAGE, ensure_base_image, ensure_engine
 
-    from kedro_dagster_runner.image import build_project_image, host_constraints
+    from kedro_dagster_runner.deploy.image import build_project_image, host_constraints
 
     ensure_engine()
     ensure_base_image(BASE_IMAGE)

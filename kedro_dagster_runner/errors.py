@@ -1,4 +1,10 @@
-"""Exceptions raised by DagsterRunner; each names the thing the user has to fix."""
+"""The package's one exception hierarchy; each error names the thing the user has to fix.
+
+Every error kedro-dagster-runner raises for a user to act on derives from
+:class:`DagsterRunnerError`. :class:`RemoteNodeError` is the one exception outside it: it stands in
+for a *node's* exception (a user error, not the package's) that could not travel back from the
+process that ran the node.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ class ConfigError(DagsterRunnerError):
     """``dagster.yml`` or ``--runner-params`` is invalid; raised before any node runs."""
 
 
-class MissingExtraError(DagsterRunnerError):
+class MissingExtraError(ConfigError):
     """The chosen executor needs a package that is not installed."""
 
     def __init__(self, kind: str, extra: str, module: str) -> None:
@@ -25,6 +31,27 @@ class MissingExtraError(DagsterRunnerError):
 
 class UnpicklableDataError(DagsterRunnerError):
     """Data that has to cross a process boundary cannot be serialised with cloudpickle."""
+
+
+class ProjectError(DagsterRunnerError):
+    """A worker cannot rebuild the driver's Kedro project (missing project, node or pipeline)."""
+
+
+class WorkerLostError(DagsterRunnerError):
+    """The process, task or container running a node ended without reporting the node's outcome
+    (killed, out of memory, a crash in native code, a lost dask worker or Celery task)."""
+
+
+class LaunchError(DagsterRunnerError):
+    """A run launcher could not start a detached run's worker."""
+
+
+class ImageBuildError(DagsterRunnerError):
+    """``docker build`` of a project image failed; the message ends with the tail of its output."""
+
+
+class CompatError(DagsterRunnerError):
+    """A private Dagster, Kedro or MLflow API the package relies on moved in this release."""
 
 
 class NodeFailedError(DagsterRunnerError):

@@ -1,8 +1,9 @@
 """The job factory: one Dagster op per Kedro node, built from the run spec alone.
 
-``build_job`` is a module-level function of a JSON string so that
-``dagster.build_reconstructable_job`` can point at it: every executor rebuilds the identical job
-in its own process without importing the Kedro project. Op dependencies come from dataset names:
+``build_job`` is a pure function of the run spec's JSON string. Dagster's reconstructable job
+points at ``build_job_from_store`` with the run store's URI, so every process an executor starts
+(step processes, containers, pods, a detached run's worker) rebuilds the identical job from the
+spec published there, without importing the Kedro project. Op dependencies come from dataset names:
 an op has one ``Nothing`` input per dataset it reads that another op of the run writes, and one
 ``Nothing`` output per dataset it writes, so the Dagster graph shows Kedro's data flow.
 """
@@ -14,10 +15,19 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timezone
 from functools import lru_cache, partial
-from typing import Any
+from typing import TYPE_CHECKING
 
+from kedro_dagster_runner.errors import DagsterRunnerError
 from kedro_dagster_runner.naming import dagster_name
 from kedro_dagster_runner.spec import DERIVED_RUN_ID, NodeSpec, RunSpec
+
+if TYPE_CHECKING:
+    import dagster
+    from dagster import AssetMaterialization, AssetObservation, DagsterInstance
+
+    from kedro_dagster_runner._compat import ReconstructableJob
+
+    AssetRecord = AssetObservation | AssetMaterialization
 
 KEDRO_NODE_TAG = "kedro/node"
 
@@ -27,32 +37,25 @@ def kedro_tag_key(tag: str) -> str:
     return f"kedro-tag/{dagster_name(tag)}"
 
 
-def _run_op(spec: RunSpec, context, inputs) -> Iterator[Any]:
+def _run_op(spec: RunSpec, context, inputs) -> Iterator[AssetRecord | dagster.Output]:
     """Compute function of every op (used by Dagster's stock executors): run the op's node.
 
+    Logs and asset records come from the step's outcome, as under the package's own executor;
+    a failing node raises its own exception, so Dagster records the step's failure with it.
     ``context`` must stay unannotated: Dagster rejects any hint but its own context classes.
     """
     import dagster
 
-    from kedro_dagster_runner.assets import asset_key_path
-    from kedro_dagster_runner.worker import run_node
+    from kedro_dagster_runner.workers.records import asset_records, write_node_logs
+    from kedro_dagster_runner.workers.step import run_step
 
     if spec.run_id == DERIVED_RUN_ID:
         spec = spec_for_dagster_run(spec, context.run_id, context.instance)
-    from kedro_dagster_runner.logging import capture, record_in_event_log
-
-    node = spec.node_by_op[context.op.name]
-    with capture() as logs:
-        try:
-            materialized, observed = run_node(spec, node)
-        finally:
-            for level, message in logs:
-                record_in_event_log(context.log, level, message)
-    for name, metadata in observed.items():
-        yield dagster.AssetObservation(dagster.AssetKey(asset_key_path(name)), metadata=metadata)
-    for name, metadata in materialized.items():
-        key = dagster.AssetKey(asset_key_path(name))
-        yield dagster.AssetMaterialization(key, metadata=metadata)
+    outcome = run_step(spec, context.op.name)
+    write_node_logs(context.log, outcome)
+    if outcome.failure is not None:
+        raise outcome.failure.stand_in()
+    yield from asset_records(outcome)
     for output_name in context.op.output_dict:
         yield dagster.Output(None, output_name=output_name)
 
@@ -60,7 +63,7 @@ def _run_op(spec: RunSpec, context, inputs) -> Iterator[Any]:
 _DERIVED: dict[tuple[str, str], RunSpec] = {}
 
 
-def spec_for_dagster_run(spec: RunSpec, dagster_run_id: str, instance: Any) -> RunSpec:
+def spec_for_dagster_run(spec: RunSpec, dagster_run_id: str, instance: DagsterInstance) -> RunSpec:
     """A code-location job's spec with a Kedro run id derived from its Dagster run.
 
     Every process of the run derives the same id (the run's creation time, in Kedro's version
@@ -82,7 +85,7 @@ def op_definition_name(spec: RunSpec, node: NodeSpec) -> str:
     return f"{spec.job_name}__{node.op_name}"
 
 
-def _make_op(spec: RunSpec, node: NodeSpec, consumed: set[str]) -> Any:
+def _make_op(spec: RunSpec, node: NodeSpec, consumed: set[str]) -> dagster.OpDefinition:
     """One op per node; built with ``OpDefinition`` directly (the decorator costs ~0.7 ms/op)."""
     import dagster
 
@@ -100,14 +103,16 @@ def _make_op(spec: RunSpec, node: NodeSpec, consumed: set[str]) -> Any:
     )
 
 
-def _graph_dependencies(spec: RunSpec) -> tuple[dict[Any, dict[str, Any]], set[str]]:
+def _graph_dependencies(
+    spec: RunSpec,
+) -> tuple[dict[dagster.NodeInvocation, dict[str, dagster.DependencyDefinition]], set[str]]:
     import dagster
 
     producer: dict[str, str] = {}
     for node in spec.nodes:
         for output in node.outputs:
             producer[output] = node.op_name
-    dependencies: dict[Any, dict[str, Any]] = {}
+    dependencies: dict[dagster.NodeInvocation, dict[str, dagster.DependencyDefinition]] = {}
     consumed: set[str] = set()
     for node in spec.nodes:
         edges = {}
@@ -134,11 +139,11 @@ def _allow_deep_graphs(node_count: int) -> None:
 
 
 @lru_cache(maxsize=4)
-def build_job(spec_json: str) -> Any:
-    """Build the Dagster job of a run from its JSON run spec (the reconstruction target)."""
+def build_job(spec_json: str) -> dagster.JobDefinition:
+    """Build the Dagster job of a run from its JSON run spec (a pure function of it)."""
     import dagster
 
-    from kedro_dagster_runner.executors import executor_definition
+    from kedro_dagster_runner.executors import kind_named
 
     spec = RunSpec.from_json(spec_json)
     _allow_deep_graphs(len(spec.nodes))
@@ -152,32 +157,29 @@ def build_job(spec_json: str) -> Any:
     )
     return graph.to_job(
         name=spec.job_name,
-        executor_def=executor_definition(spec),
+        executor_def=kind_named(spec.executor_kind).executor_definition(spec),
         tags=spec.tags,
     )
 
 
-def build_job_from_store(handoff_uri: str) -> Any:
-    """Build the job from the spec the driver published in the run's handoff store."""
-    from kedro_dagster_runner.handoff import HandoffStore
+def build_job_from_store(store_uri: str) -> dagster.JobDefinition:
+    """Build the job from the spec the driver published in the run's store (the reconstruction
+    target: every process that rebuilds the job gets only the store's URI)."""
+    from kedro_dagster_runner.workers.runtime import spec_at
 
-    return build_job(HandoffStore(handoff_uri).read_spec())
+    return build_job(spec_at(store_uri).to_json())
 
 
-def reconstructable_job(spec: RunSpec) -> Any:
-    """A ``ReconstructableJob`` any executor can rebuild in its own processes or containers.
+def reconstructable_job(spec: RunSpec) -> ReconstructableJob:
+    """A reconstructable job any executor can rebuild in its own processes or containers.
 
-    With a handoff store the pointer carries only the store's URI (step containers get the
-    pointer on their command line, which must stay short); otherwise the spec's JSON.
+    The pointer carries only the URI of the run's store (step containers get it on their command
+    line, which must stay short, and it is stored with the run, which must hold no secret).
     """
     import dagster
 
-    if spec.handoff_uri:
-        return dagster.build_reconstructable_job(
-            "kedro_dagster_runner.job",
-            "build_job_from_store",
-            reconstructable_args=(spec.handoff_uri,),
-        )
+    if not spec.handoff_uri:
+        raise DagsterRunnerError(f"Run {spec.run_id} has no run store to rebuild its job from.")
     return dagster.build_reconstructable_job(
-        "kedro_dagster_runner.job", "build_job", reconstructable_args=(spec.to_json(),)
+        "kedro_dagster_runner.job", "build_job_from_store", reconstructable_args=(spec.handoff_uri,)
     )

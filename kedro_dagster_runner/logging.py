@@ -10,7 +10,8 @@
 Records go, as with any Python logger, to the handlers of the process running the node (Kedro's
 terminal output), once. While a node runs under DagsterRunner they are also collected and written
 to the Dagster run's event log by the process that records the run's events, attributed to the
-node's step. Outside DagsterRunner (e.g. under SequentialRunner) they are plain log records.
+node's step (:mod:`kedro_dagster_runner.workers.records`). Outside DagsterRunner (e.g. under
+SequentialRunner) they are plain log records.
 """
 
 from __future__ import annotations
@@ -58,14 +59,3 @@ def capture() -> Iterator[list[tuple[int, str]]]:
         yield records
     finally:
         _local.records = previous
-
-
-def record_in_event_log(log_manager: _logging.Logger, level: int, message: str) -> None:
-    """Write a node's record to the run's event log through Dagster's log manager.
-
-    The node's logger already applied its level; the log manager's own level derives from the
-    root logger of the recording process, which differs between ``kedro run`` (Kedro's logging
-    config) and a bare run worker (``WARNING``), so it is bypassed: the same records are stored
-    whichever process records them.
-    """
-    log_manager._log(level, message, ())

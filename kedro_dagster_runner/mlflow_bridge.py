@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
+from kedro_dagster_runner import _compat
+
 
 def driver_run() -> tuple[str | None, str | None]:
     """``(run id, tracking URI)`` of the MLflow run active in this thread, or ``(None, None)``.
@@ -61,7 +63,7 @@ def attached(run_id: str | None, tracking_uri: str | None) -> Iterator[None]:
     if active is not None and active.info.run_id == run_id:
         yield
         return
-    _stack().append(mlflow.ActiveRun(_run(run_id, tracking_uri)))
+    _compat.mlflow_active_run_stack().append(mlflow.ActiveRun(_run(run_id, tracking_uri)))
     try:
         yield
     finally:
@@ -93,22 +95,13 @@ def _run(run_id: str, tracking_uri: str | None) -> Any:
     return run
 
 
-def _stack() -> list[Any]:
-    """This thread's active-run stack of MLflow's fluent API (MLflow has no public handle on
-    it): a thread-local variable in MLflow 3, a plain list before."""
-    from mlflow.tracking import fluent
-
-    holder = fluent._active_run_stack
-    return holder.get() if hasattr(holder, "get") else holder
-
-
 def _detach(run_id: str) -> None:
     """Pop ``run_id`` off this thread's active-run stack without terminating it.
 
     Never raises: failing here must not turn a node's outcome into another.
     """
     try:
-        stack = _stack()
+        stack = _compat.mlflow_active_run_stack()
         if stack and stack[-1].info.run_id == run_id:
             stack.pop()
     except Exception as error:

@@ -34,6 +34,11 @@ def dagster_name(kedro_name: str) -> str:
     return "".join(out) or "_"
 
 
+def asset_key_path(dataset_name: str) -> list[str]:
+    """The Dagster asset key (as a path) of a Kedro dataset."""
+    return [dagster_name(dataset_name)]
+
+
 def kedro_name(name: str) -> str:
     """Invert :func:`dagster_name` for names produced by it."""
     unescaped = _ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), name)

@@ -2,8 +2,13 @@
 
 The driver never ships the catalog, the hook manager or node objects (the catalog class is
 composed at runtime and does not pickle; lambda nodes do not either). Workers rebuild them from
-the project described here. The spec is also the single argument of the job factory, so any
+the project described here. The spec is also the single input of the job factory, so any
 Dagster executor can rebuild the job from it.
+
+It reaches other processes one way: the driver publishes it in the run's store
+(:mod:`kedro_dagster_runner.workers.store`) and every process gets only the store's URI. The
+executor's options are not part of it: they travel in Dagster's run config
+(``execution.config``), like those of any Dagster executor.
 """
 
 from __future__ import annotations
@@ -48,8 +53,10 @@ class RunSpec:
         run_id: Kedro's run id (the session id); also the save version of versioned datasets.
         job_name: Name of the Dagster job.
         nodes: The nodes to run, in Kedro's topological order.
-        executor_kind / executor_options: The Dagster executor the job is built with.
-        handoff_uri: Run-scoped location of data that crosses processes.
+        executor_kind: The executor kind the job is built with (its options are in the run
+            config).
+        handoff_uri: URI of the run's store (spec, node failures, data crossing processes);
+            ``None`` for the jobs of the code location.
         handoff_datasets: Datasets that go through the handoff store instead of the catalog.
         persisted_datasets: Datasets the catalog persists (reported as Dagster assets).
         project: How workers rebuild the Kedro context; ``None`` when the run is in-process only.
@@ -66,7 +73,6 @@ class RunSpec:
     job_name: str
     nodes: list[NodeSpec]
     executor_kind: str
-    executor_options: dict[str, Any] = field(default_factory=dict)
     handoff_uri: str | None = None
     handoff_datasets: list[str] = field(default_factory=list)
     persisted_datasets: list[str] = field(default_factory=list)

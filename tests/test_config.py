@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from kedro_dagster_runner import config as config_module
 from kedro_dagster_runner.config import resolve_config
 from kedro_dagster_runner.errors import ConfigError, MissingExtraError
 
@@ -101,7 +100,10 @@ def test_invalid_content_is_reported_with_its_key_path(raw: dict, expected: str)
 
 
 def test_missing_integration_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(config_module.INTEGRATION_KINDS, "dask", ("dask", "no_such_dagster_dask"))
+    from kedro_dagster_runner.executors import kind_named
+    from kedro_dagster_runner.executors.base import Extra
+
+    monkeypatch.setattr(kind_named("dask"), "extra", Extra("dask", "no_such_dagster_dask"))
 
     with pytest.raises(MissingExtraError, match=r"pip install 'kedro-dagster-runner\[dask\]'"):
         resolve_config({"runner": {"executor": "dask"}})
@@ -125,7 +127,7 @@ def test_passwords_in_urls_are_masked() -> None:
 
 
 def test_nodes_go_to_the_queue_of_their_first_mapped_tag() -> None:
-    from kedro_dagster_runner.celery_launcher import queue_for
+    from kedro_dagster_runner.executors.celery import queue_for
 
     queues = {"gpu": "gpu_queue", "big": "big_queue"}
     assert queue_for(["training", "gpu"], queues, "kedro") == "gpu_queue"

@@ -6,11 +6,13 @@ import pytest
 
 from kedro_dagster_runner.config import resolve_config
 from kedro_dagster_runner.errors import ConfigError
-from kedro_dagster_runner.executors import (
+from kedro_dagster_runner.executors.docker import (
     CONTAINER_LABEL,
-    K8S_RUN_LABEL,
     docker_run_config,
     docker_run_launcher_config,
+)
+from kedro_dagster_runner.executors.k8s import (
+    K8S_RUN_LABEL,
     k8s_detached_launcher_config,
     k8s_label_value,
     k8s_run_config,
@@ -36,7 +38,8 @@ def _spec() -> RunSpec:
 
 
 def _options(kind: str, **options: object) -> dict:
-    return resolve_config({"runner": {"executor": kind}}, options).executor.options
+    runner = {"executor": kind, "instance": {"postgres": {}}}  # container kinds need a shared one
+    return resolve_config({"runner": runner}, options).executor.options
 
 
 def test_docker_steps_see_project_and_handoff_and_get_env_by_name() -> None:

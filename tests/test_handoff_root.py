@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kedro_dagster_runner.errors import DagsterRunnerError
-from kedro_dagster_runner.handoff import detached_handoff_root
+from kedro_dagster_runner.workers.handoff import detached_handoff_root
 
 
 @pytest.fixture

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from kedro_dagster_runner.job import build_job, reconstructable_job
 from kedro_dagster_runner.spec import NodeSpec, ProjectSpec, RunSpec
+from kedro_dagster_runner.workers.store import DirectoryStore
 
 
 def _spec() -> RunSpec:
@@ -16,7 +20,6 @@ def _spec() -> RunSpec:
             NodeSpec("ns.score", "ns__score", ["clean", "ns.model"], ["ns.score"]),
         ],
         executor_kind="multiprocess",
-        executor_options={"max_concurrent": 2},
         project=ProjectSpec("/p", "pkg", "dev", "/p/conf", {"x": 1}, ["__default__"], {}),
         tags={"kedro/run_id": "2026-01-01T00.00.00.000Z", "kedro/env": "dev"},
     )
@@ -43,8 +46,9 @@ def test_one_op_per_node_with_dataset_edges() -> None:
     assert job.graph.node_named("ns__train").definition.tags["kedro/node"] == "ns.train"
 
 
-def test_reconstructable_job_rebuilds_the_same_job() -> None:
-    spec = _spec()
+def test_reconstructable_job_rebuilds_the_same_job(tmp_path: Path) -> None:
+    spec = replace(_spec(), handoff_uri=str(tmp_path / "store"))
+    DirectoryStore(spec.handoff_uri).write_spec(spec.to_json())
     rebuilt = reconstructable_job(spec).get_definition()
     assert rebuilt.name == "kedro_default"
     assert {node.name for node in rebuilt.graph.nodes} == {"load", "ns__train", "ns__score"}

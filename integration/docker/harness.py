@@ -182,14 +182,14 @@ def ensure_project_image(
     runner_source: Path | None = REPO,
     pin_host_versions: bool = True,
 ) -> str:
-    """Engine, base image, then the project image (see kedro_dagster_runner.image).
+    """Engine, base image, then the project image (see kedro_dagster_runner.deploy.image).
 
     With ``pin_host_versions`` the image gets this interpreter's package versions (pip
     constraints), so its outputs can be compared byte for byte with a host run.
     """
     ensure_base_image(base_image)
     sys.path.insert(0, str(REPO))
-    from kedro_dagster_runner.image import build_project_image, host_constraints
+    from kedro_dagster_runner.deploy.image import build_project_image, host_constraints
 
     constraints = host_constraints() if pin_host_versions else None
     return build_project_image(

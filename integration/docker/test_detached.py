@@ -33,7 +33,7 @@ from kedro_projects import (
     persisted_outputs,
 )
 
-from kedro_dagster_runner.executors import CONTAINER_LABEL
+from kedro_dagster_runner.executors.docker import CONTAINER_LABEL
 
 PASSWORD_ENV = {"DAGSTER_PG_PASSWORD": "pw-by-env-only"}  # trust auth: any value is accepted
 WEBSERVER = "http://127.0.0.1:3999"
@@ -83,7 +83,7 @@ def _engine_messages(instance, run_id: str) -> str:
 
 
 def _handoff_dirs(kedro_run_id: str) -> list[Path]:
-    from kedro_dagster_runner.handoff import detached_handoff_root
+    from kedro_dagster_runner.workers.handoff import detached_handoff_root
 
     return sorted(detached_handoff_root().glob(f"{kedro_run_id}-*"))
 

@@ -149,7 +149,7 @@ def _docker_executor_project(
 
 def _step_containers(kedro_run_id: str | None = None) -> set[str]:
     """Step containers of one Kedro run, or of any run."""
-    from kedro_dagster_runner.executors import CONTAINER_LABEL
+    from kedro_dagster_runner.executors.docker import CONTAINER_LABEL
 
     label = f"{CONTAINER_LABEL}={kedro_run_id}" if kedro_run_id else CONTAINER_LABEL
     return set(_containers(label))

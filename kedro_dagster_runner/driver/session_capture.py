@@ -11,9 +11,15 @@ notes the shape of tabular data as it is saved, for the asset metadata of the ru
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
+
+from kedro_dagster_runner import _compat
+
+if TYPE_CHECKING:
+    from kedro.config import AbstractConfigLoader
+    from kedro.framework.context import KedroContext
 
 
 @dataclass
@@ -25,10 +31,15 @@ class DriverContext:
     env: str | None
     conf_source: str | None
     runtime_params: dict[str, Any]
-    config_loader: Any
+    config_loader: AbstractConfigLoader
     pipeline_names: list[str] | None = None
     load_versions: dict[str, str] = field(default_factory=dict)
     run_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_env(self) -> str | None:
+        """The env the config loader uses: ``--env``, else its default run env."""
+        return self.env or getattr(self.config_loader, "default_run_env", None)
 
 
 class SessionCapture:
@@ -39,14 +50,14 @@ class SessionCapture:
         self._by_run_id: dict[str, DriverContext] = {}
 
     @hook_impl
-    def after_context_created(self, context: Any) -> None:
+    def after_context_created(self, context: KedroContext) -> None:
         loader = context.config_loader
         self._latest = DriverContext(
             project_path=str(context.project_path),
-            package_name=getattr(context, "_package_name", None),
+            package_name=_compat.context_package_name(context),
             env=context.env,
             conf_source=getattr(loader, "conf_source", None),
-            runtime_params=dict(getattr(context, "_runtime_params", None) or {}),
+            runtime_params=_compat.context_runtime_params(context),
             config_loader=loader,
         )
 
@@ -63,8 +74,8 @@ class SessionCapture:
         self._by_run_id[run_id] = self._latest
 
     @hook_impl
-    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
-        from kedro_dagster_runner.assets import remember_saved_shape
+    def after_dataset_saved(self, dataset_name: str, data: object) -> None:
+        from kedro_dagster_runner.workers.dataset_metadata import remember_saved_shape
 
         remember_saved_shape(dataset_name, data)
 

@@ -27,9 +27,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from kedro_dagster_runner.errors import ConfigError, ImageBuildError, ProjectError
+from kedro_dagster_runner.executors import KINDS
 
 try:  # Python 3.11+
     import tomllib
@@ -39,7 +42,11 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 TEMPLATE = Path(__file__).parent / "templates" / "Dockerfile.project"
 PROJECT_DIR_IN_IMAGE = "/project"
 RUNNER_DISTRIBUTION = "kedro-dagster-runner"
-DEFAULT_EXTRAS = ("docker", "postgres")
+# What a step container or run worker of any container kind needs, and the Postgres instance.
+DEFAULT_EXTRAS = (
+    *(kind.extra.name for kind in KINDS.values() if kind.launches_runs and kind.extra),
+    "postgres",
+)
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 LABEL = "org.kedro-dagster-runner"
 
@@ -59,10 +66,6 @@ _ALWAYS_IGNORED = {
     "node_modules",
 }
 _GENERATED_DATA = re.compile(r"0[2-8]_")
-
-
-class ImageBuildError(RuntimeError):
-    """``docker build`` failed; the message ends with the tail of its output."""
 
 
 def build_project_image(
@@ -85,19 +88,20 @@ def build_project_image(
         base_image: an image with ``python3.11`` and its ``venv`` and ``pip`` modules.
         runner_source: a kedro-dagster-runner checkout to install; ``None`` installs the PyPI
             release (``runner_version`` pins it).
-        extras: kedro-dagster-runner extras to install (the docker executor's step containers
-            need ``docker`` and ``postgres``).
+        extras: kedro-dagster-runner extras to install (default: those of the container kinds
+            and ``postgres``, so the image serves step containers and run workers of both).
         constraints: pip constraint lines (``name==version``), e.g. :func:`host_constraints`, to
             get the same versions as another environment.
         labels: image labels, added to ``org.kedro-dagster-runner.project=<package name>``.
         log: a file to write the build output to (it is kept in memory otherwise).
 
     Raises:
+        ProjectError: ``project_path`` has no ``pyproject.toml``.
         ImageBuildError: when ``docker build`` fails.
     """
     project_path = Path(project_path).resolve()
     if not (project_path / "pyproject.toml").is_file():
-        raise FileNotFoundError(f"{project_path} is not a Kedro project (no pyproject.toml)")
+        raise ProjectError(f"{project_path} is not a Kedro project (no pyproject.toml)")
     with tempfile.TemporaryDirectory(prefix="kdr-image-") as tmp:
         context = Path(tmp)
         prepare_context(
@@ -211,7 +215,7 @@ def runner_requirements(runner_source: Path, extras: Sequence[str]) -> list[str]
         if extra in seen:
             continue
         if extra not in optional:
-            raise ValueError(f"{runner_source}/pyproject.toml has no extra {extra!r}")
+            raise ConfigError(f"{runner_source}/pyproject.toml has no extra {extra!r}")
         seen.add(extra)
         for requirement in optional[extra]:
             match = re.match(r"\s*([A-Za-z0-9_.-]+)\s*\[([^\]]*)\]", requirement)
@@ -306,7 +310,10 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _project_ignore(project_path: Path):
+IgnoreFunction = Callable[[str, list[str]], set[str]]
+
+
+def _project_ignore(project_path: Path) -> IgnoreFunction:
     data = (project_path / "data").resolve()
     conf_local = (project_path / "conf" / "local").resolve()
 
@@ -323,7 +330,7 @@ def _project_ignore(project_path: Path):
     return ignore
 
 
-def _runner_ignore(runner_source: Path):
+def _runner_ignore(runner_source: Path) -> IgnoreFunction:
     root = runner_source.resolve()
     keep = {"kedro_dagster_runner", "pyproject.toml", "README.md", "LICENSE", "setup.py"}
 
@@ -335,7 +342,7 @@ def _runner_ignore(runner_source: Path):
     return ignore
 
 
-def _copy_tree(source: Path, target: Path, ignore) -> None:
+def _copy_tree(source: Path, target: Path, ignore: IgnoreFunction) -> None:
     shutil.copytree(source, target, ignore=ignore, symlinks=False)
 
 

@@ -8,7 +8,7 @@ or with Celery's own CLI, the connection given by environment variables::
 
     KEDRO_DAGSTER_CELERY_BROKER=redis://127.0.0.1:6379/0 \\
     KEDRO_DAGSTER_CELERY_BACKEND=redis://127.0.0.1:6379/1 \\
-    celery -A kedro_dagster_runner.celery_app worker -Q kedro
+    celery -A kedro_dagster_runner.executors.celery_app worker -Q kedro
 """
 
 from __future__ import annotations
@@ -23,21 +23,11 @@ BROKER_ENV = "KEDRO_DAGSTER_CELERY_BROKER"
 BACKEND_ENV = "KEDRO_DAGSTER_CELERY_BACKEND"
 
 
-def run_node_task(handoff_uri: str, op_name: str) -> dict[str, Any]:
-    """Run one node of the run published at ``handoff_uri``; the outcome as JSON-able data."""
-    from dagster._serdes import serialize_value
+def run_node_task(store_uri: str, op_name: str) -> dict[str, Any]:
+    """Run one node of the run published at ``store_uri``; the outcome as JSON-able data."""
+    from kedro_dagster_runner.workers.step import run_published_step
 
-    from kedro_dagster_runner.remote import run_remote_step
-
-    outcome = run_remote_step(handoff_uri, op_name)
-    return {
-        "op_name": outcome.op_name,
-        "duration_ms": outcome.duration_ms,
-        "error": serialize_value(outcome.error) if outcome.error is not None else None,
-        "materialized": outcome.materialized,
-        "observed": outcome.observed,
-        "logs": outcome.logs,
-    }
+    return run_published_step(store_uri, op_name).to_json_dict()
 
 
 def make_app(broker: str | None, backend: str | None, default_queue: str = "kedro") -> Celery:

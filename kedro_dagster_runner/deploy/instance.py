@@ -8,12 +8,17 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from kedro_dagster_runner.config import InstanceSettings, PostgresSettings
+from kedro_dagster_runner import _compat
+from kedro_dagster_runner.config import InstanceSetting, InstanceSettings, PostgresSettings
 from kedro_dagster_runner.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+    from kedro.config import AbstractConfigLoader
 
 
 def _settings(log_level: str) -> dict[str, Any]:
@@ -49,6 +54,16 @@ def postgres_instance_config(
     }
 
 
+def ui_instance_config(settings: PostgresSettings) -> dict[str, Any]:
+    """The ``dagster.yaml`` of the UI's instance: the runs' storage, and a coordinator that
+    launches runs started from the UI at once (the default queued one needs a daemon)."""
+    module, cls = _compat.class_path("DefaultRunCoordinator")
+    return {
+        **postgres_instance_config(settings, "INFO"),
+        "run_coordinator": {"module": module, "class": cls},
+    }
+
+
 def provide_postgres_password(
     settings: PostgresSettings, credentials: Mapping[str, Any] | None
 ) -> None:
@@ -68,6 +83,37 @@ def provide_postgres_password(
     require_password_env(settings)
 
 
+def provide_instance_secrets(
+    setting: InstanceSetting, config_loader: AbstractConfigLoader | None
+) -> None:
+    """Fill the Postgres password variable from Kedro credentials when configured so.
+
+    Raises:
+        ConfigError: The credentials entry is missing, or no password is available at all.
+    """
+    if not isinstance(setting, InstanceSettings) or not setting.postgres.credentials:
+        return
+    from kedro.config import MissingConfigException
+
+    try:
+        credentials = config_loader["credentials"] if config_loader is not None else {}
+    except (MissingConfigException, KeyError):
+        credentials = {}
+    provide_postgres_password(setting.postgres, credentials)
+
+
+def instance_env_names(setting: InstanceSetting) -> list[str]:
+    """Variables run workers and step containers need by name to reach the instance."""
+    return [setting.postgres.password_env] if isinstance(setting, InstanceSettings) else []
+
+
+def run_url(setting: InstanceSetting, dagster_run_id: str) -> str | None:
+    """The run's page in the Dagster UI, when a webserver URL is configured."""
+    if isinstance(setting, InstanceSettings) and setting.postgres.webserver_url:
+        return f"{setting.postgres.webserver_url.rstrip('/')}/runs/{dagster_run_id}"
+    return None
+
+
 def require_password_env(settings: PostgresSettings) -> None:
     """Raise :class:`ConfigError` when the password variable is not set in this process."""
     if settings.password_env not in os.environ:
@@ -80,20 +126,21 @@ def require_password_env(settings: PostgresSettings) -> None:
 
 @contextmanager
 def open_instance(
-    setting: str | InstanceSettings,
+    setting: InstanceSetting,
     needs_persistent: bool,
     log_level: str = "CRITICAL",
     run_launcher: dict[str, Any] | None = None,
-) -> Iterator[Any]:
+) -> Iterator[DagsterInstance]:
     """Yield the instance for a run and dispose of it (and its temporary files) afterwards.
 
-    * ``ephemeral``: in-memory, unless the executor refuses that (Dagster's stock multiprocess),
-      then a throw-away sqlite instance in a temp dir, deleted after the run;
+    * ``ephemeral``: in-memory, unless ``needs_persistent`` (other processes write events), then
+      a throw-away sqlite instance in a temp dir, deleted after the run;
     * ``dagster_home``: the persistent instance ``$DAGSTER_HOME`` points at (kept);
     * ``{postgres: ...}``: a shared instance on Postgres (what dagster-webserver reads).
 
     ``log_level`` is the level of Dagster's engine messages printed by the instances created here;
-    ``run_launcher`` a run launcher section for the Postgres instance (dagster-k8s needs one).
+    ``run_launcher`` a run launcher section for the Postgres instance (a kind's, see
+    :meth:`~kedro_dagster_runner.executors.ExecutorKind.instance_run_launcher`).
     """
     from dagster import DagsterInstance
 
@@ -103,9 +150,7 @@ def open_instance(
         try:
             config = postgres_instance_config(setting.postgres, log_level, run_launcher)
             (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-            from dagster._core.instance.ref import InstanceRef
-
-            with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+            with DagsterInstance.from_ref(_compat.InstanceRef.from_dir(str(home))) as instance:
                 yield instance
         finally:
             shutil.rmtree(home, ignore_errors=True)

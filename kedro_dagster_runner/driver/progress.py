@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kedro_dagster_runner.spec import RunSpec
+
+if TYPE_CHECKING:
+    from dagster import DagsterEvent
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 BAR_MIN_NODES = 20
 
 
-def _log_console() -> Any:
+def _log_console() -> Console:
     """The rich console Kedro's log handler writes to, so log lines print above the bar."""
     from rich.console import Console
 
@@ -49,8 +54,8 @@ class RunProgress:
     skipped: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     engine_errors: list[str] = field(default_factory=list)
-    _bar: Any = None
-    _task: Any = None
+    _bar: Progress | None = None
+    _task: TaskID | None = None
 
     @classmethod
     def for_run(cls, spec: RunSpec, logger: logging.Logger, mode: str) -> RunProgress:
@@ -84,7 +89,7 @@ class RunProgress:
         node = self.spec.node_by_op.get(step_key or "")
         return node.name if node else str(step_key)
 
-    def handle(self, event: Any) -> None:
+    def handle(self, event: DagsterEvent) -> None:
         """Consume one ``DagsterEvent``."""
         kind = event.event_type_value
         if kind == "STEP_START":
@@ -94,7 +99,7 @@ class RunProgress:
             self.done.append(name)
             self.logger.info("Completed node: %s", name)
             self.logger.info("Completed %d out of %d tasks", len(self.done), len(self.spec.nodes))
-            if self._bar is not None:
+            if self._bar is not None and self._task is not None:
                 self._bar.advance(self._task)
         elif kind == "STEP_FAILURE":
             self.failed.append(str(event.step_key))

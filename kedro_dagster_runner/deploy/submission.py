@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from kedro_dagster_runner.config import ResolvedConfig
-from kedro_dagster_runner.errors import ConfigError, DagsterRunnerError
-from kedro_dagster_runner.spec import RunSpec
+from kedro_dagster_runner import _compat
+from kedro_dagster_runner.errors import ConfigError, LaunchError
+
+if TYPE_CHECKING:
+    from dagster import DagsterEvent, DagsterInstance, DagsterRun, EventLogRecord
 
 POLL_SECONDS = 0.5
 HEALTH_CHECK_SECONDS = 5.0
@@ -29,34 +31,14 @@ DEAD_WORKER_GRACE_SECONDS = 10.0
 START_TIMEOUT_SECONDS = 600.0
 
 
-def launcher_section(
-    config: ResolvedConfig, spec: RunSpec, env_names: list[str]
-) -> dict[str, Any] | None:
-    """The ``run_launcher`` section for the run's instance (``None``: the instance's own)."""
-    from kedro_dagster_runner.executors import (
-        docker_run_launcher_config,
-        k8s_detached_launcher_config,
-    )
-
-    choice = config.launcher
-    if choice is None:
-        return None
-    if choice.kind == "docker":
-        return docker_run_launcher_config(choice.options, spec, env_names)
-    return k8s_detached_launcher_config(choice.options, spec)
-
-
-def check_run_launcher(instance: Any) -> None:
+def check_run_launcher(instance: DagsterInstance) -> None:
     """Refuse launchers that cannot start a run without a code server (Dagster's defaults).
 
     Raises:
         ConfigError: The ``dagster_home`` instance has no container run launcher configured.
     """
-    from dagster._core.launcher import DefaultRunLauncher
-    from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
-
     launcher = instance.run_launcher
-    if isinstance(launcher, DefaultRunLauncher | SyncInMemoryRunLauncher):
+    if isinstance(launcher, _compat.DefaultRunLauncher | _compat.SyncInMemoryRunLauncher):
         raise ConfigError(
             "runner.submit: detached needs a run launcher that starts runs in containers, but "
             f"the instance uses {type(launcher).__name__}: set run_launcher in "
@@ -65,18 +47,18 @@ def check_run_launcher(instance: Any) -> None:
         )
 
 
-def launch(instance: Any, dagster_run_id: str) -> None:
+def launch(instance: DagsterInstance, dagster_run_id: str) -> None:
     """Hand the run to the instance's run launcher.
 
     Raises:
-        DagsterRunnerError: The launcher could not start the run worker (the run is marked failed
-            in the instance, with the error in its event log).
+        LaunchError: The launcher could not start the run worker (the run is marked failed in
+            the instance, with the error in its event log).
     """
     try:
         instance.launch_run(dagster_run_id, workspace=None)
     except Exception as error:
         launcher = type(instance.run_launcher).__name__
-        raise DagsterRunnerError(
+        raise LaunchError(
             f"{launcher} could not start Dagster run {dagster_run_id}: {error}"
         ) from error
 
@@ -90,9 +72,9 @@ class FollowedRun:
 
 
 def follow_run(
-    instance: Any,
+    instance: DagsterInstance,
     dagster_run_id: str,
-    on_event: Callable[[Any], None],
+    on_event: Callable[[DagsterEvent], None],
     logger: logging.Logger,
     poll_seconds: float = POLL_SECONDS,
     start_timeout: float = START_TIMEOUT_SECONDS,
@@ -127,7 +109,11 @@ def follow_run(
         time.sleep(poll_seconds)
 
 
-def _dispatch(records: Any, on_event: Callable[[Any], None], logger: logging.Logger) -> str | None:
+def _dispatch(
+    records: Sequence[EventLogRecord],
+    on_event: Callable[[DagsterEvent], None],
+    logger: logging.Logger,
+) -> str | None:
     """Hand step events to ``on_event``, print node log lines; return a run failure message."""
     failure_message = None
     for record in records:
@@ -146,14 +132,16 @@ def _dispatch(records: Any, on_event: Callable[[Any], None], logger: logging.Log
 class _Watchdog:
     """Decides when an unfinished run will never finish on its own."""
 
-    def __init__(self, instance: Any, logger: logging.Logger, start_timeout: float) -> None:
+    def __init__(
+        self, instance: DagsterInstance, logger: logging.Logger, start_timeout: float
+    ) -> None:
         self._instance = instance
         self._logger = logger
         self._start_timeout = start_timeout
         self._launched = self._last_check = time.monotonic()
         self._worker_gone_since: float | None = None
 
-    def check(self, run: Any) -> str | None:
+    def check(self, run: DagsterRun) -> str | None:
         """Why ``run`` must be failed now, or ``None``."""
         now = time.monotonic()
         status = run.status.value
@@ -176,15 +164,17 @@ class _Watchdog:
         return f"The run worker of Dagster run {run.run_id} is gone: {problem}"
 
 
-def _drained(instance: Any, dagster_run_id: str, cursor: str | None) -> bool:
+def _drained(instance: DagsterInstance, dagster_run_id: str, cursor: str | None) -> bool:
     """True when no event was written after ``cursor`` (the run's last events were read)."""
     return not instance.get_records_for_run(dagster_run_id, cursor=cursor, limit=1).records
 
 
-def _worker_problem(instance: Any, run: Any, logger: logging.Logger) -> str | None:
+def _worker_problem(
+    instance: DagsterInstance, run: DagsterRun, logger: logging.Logger
+) -> str | None:
     """Why the run worker is not running, or ``None`` when it is (or the launcher cannot tell:
     no support, or the check itself failed, e.g. the Docker engine or the API did not answer)."""
-    from dagster._core.launcher import WorkerStatus
+    WorkerStatus = _compat.WorkerStatus
 
     launcher = instance.run_launcher
     if not launcher.supports_check_run_worker_health:

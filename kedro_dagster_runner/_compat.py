@@ -1,0 +1,227 @@
+"""The one door to private Dagster, Kedro and MLflow APIs.
+
+Dagster has no public names for what an executor of its own needs (the plan walker, step event
+payloads, retry modes, running a created run in this process), for building an instance from a
+``dagster.yaml`` directory or for telling launchers apart; Kedro has none for building a catalog
+with a given save version or for the session's hook manager. Every such use in the package goes
+through this module, and ``tests/test_compat.py`` checks each entry of :data:`DAGSTER_SYMBOLS`
+and each accessor below against the installed releases, failing with the symbol's name when an
+upgrade moves it.
+
+Dagster symbols are resolved on first attribute access (``_compat.ActiveExecution``), so modules
+that only need the Kedro accessors do not import Dagster. Where a public name exists, the package
+uses it directly (``dagster.DagsterEvent``, ``dagster.serialize_value``,
+``dagster_shared.error.SerializableErrorInfo``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from kedro_dagster_runner.errors import CompatError
+
+if TYPE_CHECKING:  # the same symbols, for annotations
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.process import BaseProcess
+
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.execution.context.system import (
+        PlanOrchestrationContext,
+    )
+    from dagster._core.execution.plan.active import ActiveExecution
+    from dagster._core.execution.plan.objects import StepSuccessData
+    from dagster._core.execution.plan.outputs import StepOutputData, StepOutputHandle
+    from dagster._core.execution.plan.plan import ExecutionPlan
+    from dagster._core.execution.retries import RetryMode
+    from dagster._core.launcher import RunLauncher, WorkerStatus
+    from kedro.framework.context import KedroContext
+    from kedro.framework.session import KedroSession
+    from kedro.io import AbstractDataset, CatalogProtocol
+    from kedro.pipeline import Pipeline
+    from kedro.pipeline.node import Node
+    from kedro.runner import AbstractRunner
+    from pluggy import PluginManager
+
+__all__ = [  # the Dagster symbols resolve lazily through __getattr__
+    "DAGSTER_SYMBOLS",
+    "KEDRO_ATTRIBUTES",
+    "ActiveExecution",
+    "EventLogEntry",
+    "ExecutionPlan",
+    "PlanOrchestrationContext",
+    "ReconstructableJob",
+    "RetryMode",
+    "RunLauncher",
+    "StepOutputData",
+    "StepOutputHandle",
+    "StepSuccessData",
+    "WorkerStatus",
+    "build_catalog",
+    "class_path",
+    "context_package_name",
+    "context_runtime_params",
+    "dataset_filepath",
+    "dataset_version",
+    "dataset_versioned_path",
+    "is_ephemeral",
+    "is_single_process",
+    "log_unfiltered",
+    "mlflow_active_run_stack",
+    "pool_processes",
+    "resolve",
+    "session_hook_manager",
+    "suggest_resume",
+]
+
+# name -> "module:attribute" of every private Dagster symbol the package uses.
+DAGSTER_SYMBOLS: Mapping[str, str] = {
+    "ActiveExecution": "dagster._core.execution.plan.active:ActiveExecution",
+    "StepSuccessData": "dagster._core.execution.plan.objects:StepSuccessData",
+    "StepOutputData": "dagster._core.execution.plan.outputs:StepOutputData",
+    "StepOutputHandle": "dagster._core.execution.plan.outputs:StepOutputHandle",
+    "RetryMode": "dagster._core.execution.retries:RetryMode",
+    "ExecutionPlan": "dagster._core.execution.plan.plan:ExecutionPlan",
+    "PlanOrchestrationContext": "dagster._core.execution.context.system:PlanOrchestrationContext",
+    "EventLogEntry": "dagster._core.events.log:EventLogEntry",
+    "execute_run_iterator": "dagster._core.execution.api:execute_run_iterator",
+    "InstanceRef": "dagster._core.instance.ref:InstanceRef",
+    "ReconstructableJob": "dagster._core.definitions.reconstruct:ReconstructableJob",
+    "RunLauncher": "dagster._core.launcher:RunLauncher",
+    "DefaultRunLauncher": "dagster._core.launcher:DefaultRunLauncher",
+    "SyncInMemoryRunLauncher": (
+        "dagster._core.launcher.sync_in_memory_run_launcher:SyncInMemoryRunLauncher"
+    ),
+    "WorkerStatus": "dagster._core.launcher:WorkerStatus",
+    "DefaultRunCoordinator": "dagster._core.run_coordinator:DefaultRunCoordinator",
+}
+
+# Private attributes of Kedro and MLflow objects used below, for tests/test_compat.py.
+KEDRO_ATTRIBUTES: Mapping[str, str] = {
+    "KedroContext._get_catalog": "kedro.framework.context:KedroContext._get_catalog",
+    "AbstractRunner._suggest_resume_scenario": (
+        "kedro.runner:AbstractRunner._suggest_resume_scenario"
+    ),
+    "mlflow.tracking.fluent._active_run_stack": "mlflow.tracking.fluent:_active_run_stack",
+}
+
+
+def resolve(target: str) -> Any:
+    """Import ``"module:attribute.path"``; :class:`CompatError` names it when it is gone."""
+    module_name, _, attribute_path = target.partition(":")
+    try:
+        value: Any = importlib.import_module(module_name)
+        for part in attribute_path.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError) as error:
+        raise CompatError(
+            f"{target} is not available in the installed release ({error}); this version of "
+            "kedro-dagster-runner does not support it: see README.md for the supported versions."
+        ) from error
+    return value
+
+
+def __getattr__(name: str) -> Any:
+    target = DAGSTER_SYMBOLS.get(name)
+    if target is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = resolve(target)
+    globals()[name] = value  # resolved once
+    return value
+
+
+def class_path(name: str) -> tuple[str, str]:
+    """``(module, class)`` of a Dagster symbol, for ``dagster.yaml`` sections."""
+    module_name, _, attribute = DAGSTER_SYMBOLS[name].partition(":")
+    return module_name, attribute
+
+
+# Kedro --------------------------------------------------------------------------------------
+
+
+def build_catalog(
+    context: KedroContext, save_version: str, load_versions: Mapping[str, str] | None
+) -> CatalogProtocol:
+    """The project's catalog with a given save version (what ``KedroSession.run`` builds)."""
+    return context._get_catalog(save_version=save_version, load_versions=load_versions or None)
+
+
+def session_hook_manager(session: KedroSession) -> PluginManager:
+    """The hook manager of a session (node and dataset hooks fire on it)."""
+    return session._hook_manager
+
+
+def context_package_name(context: KedroContext) -> str | None:
+    """The project's package name as the context knows it."""
+    return getattr(context, "_package_name", None)
+
+
+def context_runtime_params(context: KedroContext) -> dict[str, Any]:
+    """The ``--params`` the context was created with."""
+    return dict(getattr(context, "_runtime_params", None) or {})
+
+
+def dataset_filepath(dataset: AbstractDataset) -> str | None:
+    """The file path of a file-based dataset, or ``None``."""
+    filepath = getattr(dataset, "_filepath", None)
+    return None if filepath is None else str(filepath)
+
+
+def dataset_version(dataset: AbstractDataset) -> Any:
+    """A versioned dataset's ``Version(load, save)``, or ``None``."""
+    return getattr(dataset, "_version", None)
+
+
+def dataset_versioned_path(dataset: AbstractDataset, version: str) -> str | None:
+    """The file path of one version of a versioned dataset, or ``None``."""
+    method = getattr(dataset, "_get_versioned_path", None)
+    return None if method is None else str(method(version))
+
+
+def is_ephemeral(dataset: AbstractDataset) -> bool:
+    """True for datasets that keep data in memory only (Kedro's ``_EPHEMERAL`` flag)."""
+    return bool(getattr(dataset, "_EPHEMERAL", False))
+
+
+def is_single_process(dataset: AbstractDataset) -> bool:
+    """True for datasets that cannot be shared between processes (``_SINGLE_PROCESS``)."""
+    return bool(getattr(dataset, "_SINGLE_PROCESS", False))
+
+
+def suggest_resume(
+    runner: AbstractRunner, pipeline: Pipeline, done: Iterable[Node], catalog: CatalogProtocol
+) -> None:
+    """Log Kedro's "resume with --from-nodes" hint, as Kedro's own runners do on failure."""
+    runner._suggest_resume_scenario(pipeline, list(done), catalog)
+
+
+# Dagster objects and the standard library ------------------------------------------------
+
+
+def log_unfiltered(log_manager: logging.Logger, level: int, message: str) -> None:
+    """Write a record through a Dagster log manager whatever its own level.
+
+    The manager's level derives from the recording process's root logger, which differs between
+    ``kedro run`` and a bare run worker; bypassing it stores the same records in every process.
+    """
+    log_manager._log(level, message, ())
+
+
+def pool_processes(pool: ProcessPoolExecutor) -> list[BaseProcess]:
+    """The worker processes of a process pool (the standard library has no public handle)."""
+    return list((getattr(pool, "_processes", None) or {}).values())
+
+
+# MLflow ---------------------------------------------------------------------------------------
+
+
+def mlflow_active_run_stack() -> list[Any]:
+    """This thread's active-run stack of MLflow's fluent API (a context variable in MLflow 3,
+    a plain list before); MLflow has no public handle on it."""
+    from mlflow.tracking import fluent
+
+    holder = fluent._active_run_stack
+    return holder.get() if hasattr(holder, "get") else holder

@@ -1,0 +1,146 @@
+"""The models of ``dagster.yml``'s ``runner:`` section and of a resolved run configuration.
+
+Executor options are validated by each kind's own model (``executors/<kind>.py``). A check that
+spans sections (an executor that needs a shared instance) is a validator of
+:class:`ResolvedConfig` and raises :class:`ConfigError` naming the key to fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, PositiveInt, field_validator, model_validator
+
+from kedro_dagster_runner.errors import ConfigError
+from kedro_dagster_runner.executors import DEFAULT_KIND, InstanceNeed, kind_named
+from kedro_dagster_runner.executors.options import StrictModel
+
+
+class ExecutorChoice(StrictModel):
+    """One executor, resolved: its name in dagster.yml, its kind and validated options."""
+
+    name: str
+    kind: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class PostgresSettings(StrictModel):
+    """A Dagster instance whose run, event and schedule storage is a Postgres database.
+
+    The password never goes into the instance config: it is referenced as an environment
+    variable (``password_env``), filled from Kedro credentials when ``credentials`` is set.
+    """
+
+    hostname: str = "127.0.0.1"
+    port: PositiveInt = 5432
+    username: str = "postgres"
+    db_name: str = "dagster"
+    password_env: str = Field(
+        default="DAGSTER_PG_PASSWORD",
+        description="Environment variable holding the password (also passed to step containers).",
+    )
+    credentials: str | None = Field(
+        default=None,
+        description="Key in credentials.yml whose 'password' fills password_env for the run.",
+    )
+    scheme: str = Field(
+        default="postgresql+psycopg2", description="SQLAlchemy URL scheme (driver)."
+    )
+    webserver_url: str | None = Field(
+        default=None, description="URL of a dagster-webserver on this storage, to print run links."
+    )
+
+
+class InstanceSettings(StrictModel):
+    """``runner.instance`` in its mapping form."""
+
+    postgres: PostgresSettings
+
+
+InstanceSetting = Literal["ephemeral", "dagster_home"] | InstanceSettings
+
+
+class RunnerSettings(StrictModel):
+    """The ``runner:`` section: what DagsterRunner does for ``kedro run``."""
+
+    executor: str = Field(default=DEFAULT_KIND, description="An executor name or a bare kind.")
+    instance: InstanceSetting = Field(
+        default="ephemeral",
+        description="ephemeral: a throw-away instance; dagster_home: the $DAGSTER_HOME one; "
+        "{postgres: {...}}: a shared instance on Postgres.",
+    )
+    handoff: str | None = Field(
+        default=None,
+        description="Directory or fsspec URI for data crossing processes (default: a temp dir).",
+    )
+    dagster_logs: Literal["off", "error", "warning", "info", "debug"] = Field(
+        default="off", description="Level of Dagster's own event log printed to the terminal."
+    )
+    progress: Literal["auto", "always", "never"] = Field(
+        default="auto", description="Progress bar: auto shows it on a terminal for long runs."
+    )
+    submit: Literal["attached", "detached"] = Field(
+        default="attached",
+        description="attached: kedro run executes the job; detached: the instance's run launcher "
+        "starts it in a container or pod and kedro run returns (see wait).",
+    )
+    wait: bool = Field(
+        default=False,
+        description="With submit: detached, follow the run to its end (progress, exit code); "
+        "ignored by attached runs, which always end with the run.",
+    )
+    launcher: str | None = Field(
+        default=None,
+        description="With submit: detached, an executor under 'executors' whose kind launches "
+        "runs (docker, k8s) and whose options configure the run launcher (default: the run's "
+        "executor when it is one); ignored by attached runs.",
+    )
+
+    @field_validator("dagster_logs", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        """YAML reads a bare ``off`` as ``false``."""
+        return "off" if value is False or value == "false" else value
+
+    @property
+    def shared_instance(self) -> bool:
+        """True when runs are recorded where other processes and the UI can read them."""
+        return isinstance(self.instance, InstanceSettings) or self.instance == "dagster_home"
+
+    @property
+    def detached(self) -> bool:
+        return self.submit == "detached"
+
+
+RUNNER_KEYS = frozenset(RunnerSettings.model_fields)
+
+
+class DagsterFileModel(StrictModel):
+    """The parts of ``dagster.yml`` DagsterRunner reads (other sections are dropped first)."""
+
+    executors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    runner: RunnerSettings = Field(default_factory=RunnerSettings)
+
+
+class ResolvedConfig(StrictModel):
+    """What a run uses: the runner settings, the chosen executor and, for detached runs, the
+    executor entry whose options configure the run launcher (``None`` otherwise or when a
+    ``dagster_home`` instance brings its own run launcher)."""
+
+    runner: RunnerSettings
+    executor: ExecutorChoice
+    launcher: ExecutorChoice | None = None
+
+    @model_validator(mode="after")
+    def _instance_fits_the_executor(self) -> ResolvedConfig:
+        kind = self.executor.kind
+        if kind_named(kind).instance_need is InstanceNeed.SHARED and not (
+            self.runner.shared_instance
+        ):
+            raise ConfigError(
+                f"runner.instance: the '{kind}' executor runs steps in containers that record "
+                "their events in the Dagster instance, so it needs a shared instance: set "
+                "runner.instance to {postgres: {...}}, or to dagster_home with a Postgres "
+                "dagster.yaml in $DAGSTER_HOME (see docs/configuration.md)."
+            )
+        return self

@@ -1,0 +1,220 @@
+"""From Kedro's pipeline and catalog to a planned run: the run spec and the run's store.
+
+:func:`plan_run` decides where the run's store lives (the driver's memory when every node runs
+in the driver, a run-scoped folder otherwise), which datasets cross processes through it and
+what the spec says; :meth:`RunPlan.publish` writes the spec there and checks, before any node
+runs, that the data which must cross processes can.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kedro_dagster_runner import _compat
+from kedro_dagster_runner.driver.tags import run_tags
+from kedro_dagster_runner.errors import DagsterRunnerError, UnpicklableDataError
+from kedro_dagster_runner.executors import NodesRun, kind_named
+from kedro_dagster_runner.mlflow_bridge import driver_run
+from kedro_dagster_runner.naming import job_name_for, unique_op_names
+from kedro_dagster_runner.spec import NodeSpec, ProjectSpec, RunSpec
+from kedro_dagster_runner.workers.handoff import detached_handoff_root, is_parameter, needs_handoff
+from kedro_dagster_runner.workers.runtime import NodeRuntime
+from kedro_dagster_runner.workers.store import DirectoryStore, RunStore, create_live_store
+
+if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+    from pluggy import PluginManager
+
+    from kedro_dagster_runner.config import ResolvedConfig
+    from kedro_dagster_runner.driver.session_capture import DriverContext
+
+
+@dataclass
+class RunPlan:
+    """One planned run: its spec and its store.
+
+    Attributes:
+        spec: The run spec.
+        store: The run's store (live in the driver, or a folder).
+        temporary_root: A temp dir made for the store, removed with it (``None`` when the store
+            is in memory or under ``runner.handoff`` / the detached runs' root).
+        in_driver: True when every node runs in the ``kedro run`` process.
+    """
+
+    spec: RunSpec
+    store: RunStore
+    temporary_root: str | None
+    in_driver: bool
+
+    def publish(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
+        """Write the spec to the store and, for nodes in other processes, the in-memory pipeline
+        inputs, failing before any node runs when data cannot cross processes."""
+        self.store.write_spec(self.spec.to_json())
+        if self.in_driver:
+            return
+        for name in sorted(pipeline.datasets()):
+            if name in catalog and _compat.is_single_process(catalog.get(name)):
+                raise UnpicklableDataError(
+                    f"Dataset '{name}' (used by nodes {_consumers(pipeline, name)}) is a "
+                    f"single-process dataset and cannot be used with the "
+                    f"'{self.spec.executor_kind}' executor; use in_process."
+                )
+        for name in sorted(pipeline.inputs() & set(self.spec.handoff_datasets)):
+            try:
+                self.store.save(name, catalog.load(name))
+            except UnpicklableDataError as exc:
+                raise UnpicklableDataError(
+                    f"{exc} It is an input of nodes {_consumers(pipeline, name)}."
+                ) from exc.__cause__
+
+    def return_free_outputs(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
+        """Put in-memory free outputs, produced in workers, back into the driver's catalog."""
+        for name in sorted(pipeline.outputs() & set(self.spec.handoff_datasets)):
+            data = self.store.load(name)
+            if name in catalog:
+                catalog.save(name, data)
+            else:
+                catalog[name] = data
+
+    @contextmanager
+    def lifetime(self, in_flight: Callable[[], bool], logger: logging.Logger) -> Iterator[None]:
+        """Remove the store after the ``with`` block, unless ``in_flight()``: a detached run that
+        goes on reads it (and removes it itself when nobody follows it)."""
+        try:
+            yield
+        finally:
+            if not in_flight():
+                self.store.remove()
+                if self.temporary_root is not None:
+                    shutil.rmtree(self.temporary_root, ignore_errors=True)
+            elif not self.spec.handoff_owned_by_run:
+                logger.warning(
+                    "The run's handoff data stays in %s (remove it once the run has ended)",
+                    self.store.uri,
+                )
+
+
+def _consumers(pipeline: Pipeline, dataset: str) -> list[str]:
+    return sorted(node.name for node in pipeline.nodes if dataset in node.inputs)
+
+
+def plan_run(
+    pipeline: Pipeline,
+    catalog: CatalogProtocol,
+    hook_manager: PluginManager | None,
+    config: ResolvedConfig,
+    driver: DriverContext | None,
+    run_id: str,
+    is_async: bool,
+) -> RunPlan:
+    """Plan the run of ``pipeline`` on the configured executor.
+
+    Raises:
+        DagsterRunnerError: Nodes would run outside the driver but there is no Kedro session
+            to rebuild the project from.
+    """
+    kind = kind_named(config.executor.kind)
+    in_driver = kind.nodes_run is NodesRun.DRIVER and not config.runner.detached
+    if not in_driver and driver is None:
+        where = "in a run worker" if config.runner.detached else "in other processes"
+        raise DagsterRunnerError(
+            f"Executor '{config.executor.name}' ({kind.name}) runs nodes {where}, which "
+            "rebuild the Kedro project; that needs a run started through a KedroSession "
+            "(`kedro run` or `KedroSession.run`). Use the in_process executor otherwise."
+        )
+    temporary_root = None
+    store: RunStore
+    if in_driver:
+        runtime = NodeRuntime(
+            nodes={node.name: node for node in pipeline.nodes},
+            catalog=catalog,
+            hook_manager=hook_manager,  # type: ignore[arg-type]
+            live=True,
+        )
+        store = create_live_store(run_id, runtime)
+        handoff_datasets: list[str] = []
+    else:
+        root = config.runner.handoff.rstrip("/") if config.runner.handoff else None
+        if root is None and config.runner.detached:  # the store outlives kedro run
+            root = str(detached_handoff_root())
+        if root is None:
+            root = temporary_root = tempfile.mkdtemp(prefix="kedro-dagster-handoff-")
+        store = DirectoryStore(f"{root}/{run_id}-{uuid.uuid4().hex[:8]}")
+        handoff_datasets = sorted(
+            name for name in pipeline.datasets() if needs_handoff(name, catalog)
+        )
+    spec = _spec(pipeline, catalog, config, driver, run_id, is_async, store, handoff_datasets)
+    return RunPlan(spec, store, temporary_root, in_driver)
+
+
+def _spec(
+    pipeline: Pipeline,
+    catalog: CatalogProtocol,
+    config: ResolvedConfig,
+    driver: DriverContext | None,
+    run_id: str,
+    is_async: bool,
+    store: RunStore,
+    handoff_datasets: list[str],
+) -> RunSpec:
+    op_names = unique_op_names(node.name for node in pipeline.nodes)
+    pipeline_names = (driver.pipeline_names if driver else None) or ["__default__"]
+    project = None
+    if driver is not None:
+        project = ProjectSpec(
+            project_path=driver.project_path,
+            package_name=driver.package_name,
+            env=driver.env,
+            conf_source=driver.conf_source,
+            runtime_params=driver.runtime_params,
+            pipeline_names=driver.pipeline_names,
+            load_versions=driver.load_versions,
+        )
+    tags = run_tags(
+        run_id,
+        driver.effective_env if driver else None,
+        pipeline_names,
+        config.runner.submit,
+        driver.run_params if driver else None,
+        driver.project_path if driver else None,
+    )
+    mlflow_run_id, mlflow_tracking_uri = driver_run()
+    unfollowed = config.runner.detached and not config.runner.wait
+    run_cleans_up = kind_named(config.executor.kind).finishes_unfollowed_runs
+    return RunSpec(
+        run_id=run_id,
+        job_name=job_name_for(pipeline_names),
+        nodes=[
+            NodeSpec(
+                name=node.name,
+                op_name=op_names[node.name],
+                inputs=list(node.inputs),
+                outputs=list(node.outputs),
+                tags=sorted(node.tags),
+            )
+            for node in pipeline.nodes
+        ],
+        executor_kind=config.executor.kind,
+        handoff_uri=store.uri,
+        handoff_datasets=handoff_datasets,
+        persisted_datasets=sorted(
+            name
+            for name in pipeline.datasets()
+            if not is_parameter(name) and not needs_handoff(name, catalog)
+        ),
+        project=project,
+        is_async=is_async,
+        tags=tags,
+        handoff_owned_by_run=unfollowed and run_cleans_up,
+        # Without a driver to end it, only the package's executors can end the MLflow run.
+        mlflow_run_id=mlflow_run_id if run_cleans_up or not unfollowed else None,
+        mlflow_tracking_uri=mlflow_tracking_uri,
+    )

@@ -1,0 +1,73 @@
+"""The executor kinds ``dagster.yml`` can name, one module each, and their registry.
+
+Adding a kind: write ``executors/<kind>.py`` with an :class:`~.base.ExecutorKind` subclass (its
+options model, where its nodes run, the instance it needs, its Dagster executor and run config,
+its launcher and cleanup; see ``docs/architecture.md`` for a worked example) ending with
+``KIND = <Class>()``, then add it to :data:`KINDS` below. Nothing else in the package names a kind.
+
+Importing this package is cheap: kind modules import Dagster and the integration libraries only
+when a run needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from kedro_dagster_runner.executors import (
+    celery,
+    dagster_in_process,
+    dagster_multiprocess,
+    dask,
+    docker,
+    in_process,
+    k8s,
+    multiprocess,
+)
+from kedro_dagster_runner.executors.base import (
+    ExecutorKind,
+    ExecutorOptions,
+    InstanceNeed,
+    NodesRun,
+    RunContext,
+)
+
+__all__ = [
+    "CODE_LOCATION_KIND",
+    "DEFAULT_KIND",
+    "KINDS",
+    "ExecutorKind",
+    "ExecutorOptions",
+    "InstanceNeed",
+    "NodesRun",
+    "RunContext",
+    "kind_named",
+]
+
+KINDS: Mapping[str, ExecutorKind[Any]] = MappingProxyType(
+    {
+        kind.name: kind
+        for kind in (
+            in_process.KIND,
+            multiprocess.KIND,
+            dagster_in_process.KIND,
+            dagster_multiprocess.KIND,
+            dask.KIND,
+            celery.KIND,
+            docker.KIND,
+            k8s.KIND,
+        )
+    }
+)
+
+DEFAULT_KIND = in_process.KIND.name
+"""The kind of ``runner.executor`` when dagster.yml names none."""
+
+CODE_LOCATION_KIND = dagster_in_process.KIND.name
+"""The kind of the code location's jobs (launched from the UI, run in the run worker)."""
+
+
+def kind_named(name: str) -> ExecutorKind[Any]:
+    """The registered kind called ``name`` (``KeyError`` when there is none)."""
+    return KINDS[name]

@@ -1,0 +1,195 @@
+"""What an executor kind is: everything kind-specific about running a Kedro run on Dagster.
+
+A kind (``in_process``, ``multiprocess``, ``docker``, ...) is one :class:`ExecutorKind` object in
+its own module of this package, listed once in the registry (``executors/__init__.py``). The rest
+of the package asks the kind, never tests its name:
+
+* :attr:`~ExecutorKind.options_model`: the pydantic model of its ``dagster.yml`` options;
+* :attr:`~ExecutorKind.extra`: the pip extra and module it needs;
+* :attr:`~ExecutorKind.nodes_run`: where nodes run (the driver, local processes, remote workers);
+* :attr:`~ExecutorKind.instance_need`: which Dagster instance it needs;
+* :meth:`~ExecutorKind.executor_definition` and :meth:`~ExecutorKind.run_config`: its Dagster
+  executor and that executor's ``execution.config``;
+* :meth:`~ExecutorKind.instance_run_launcher` / :meth:`~ExecutorKind.run_launcher`: the run
+  launcher an attached run's instance needs, and the one that starts detached runs;
+* :meth:`~ExecutorKind.cleanup`: what to delete after a run (containers, Jobs);
+* :meth:`~ExecutorKind.cli_commands`: ``kedro dagster-runner`` commands of its own.
+
+Options reach the executor only through Dagster's run config. Values that carry credentials
+(URLs with a password) are replaced there by ``{env: VARIABLE}`` references; the driver exports
+the variables (:meth:`ExecutorKind.secret_variables`) and passes them by name to run workers, so
+no password is stored with the run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from kedro_dagster_runner.errors import ConfigError, MissingExtraError
+from kedro_dagster_runner.executors.options import CommonOptions
+from kedro_dagster_runner.redaction import has_credentials
+
+if TYPE_CHECKING:
+    import click
+    from dagster import ExecutorDefinition
+
+    from kedro_dagster_runner.spec import RunSpec
+
+Options = TypeVar("Options", bound=CommonOptions)
+ExecutorOptions = Mapping[str, Any]  # validated options, as dumped by the kind's model
+
+
+class NodesRun(Enum):
+    """Where a kind runs nodes."""
+
+    DRIVER = "in the kedro run process"
+    LOCAL_PROCESSES = "in other processes of this machine"
+    REMOTE = "in remote workers, containers or pods"
+
+
+class InstanceNeed(Enum):
+    """The Dagster instance a kind needs for attached runs."""
+
+    ANY = "any instance, an in-memory one included"
+    PERSISTENT = "an instance whose storage other processes can write (sqlite or Postgres)"
+    SHARED = "a shared instance (Postgres) that containers reach through their arguments"
+
+
+@dataclass(frozen=True)
+class Extra:
+    """The pip extra of kedro-dagster-runner a kind needs, and the module that proves it."""
+
+    name: str
+    module: str
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a kind's run config and launchers need beyond its options.
+
+    Attributes:
+        env_names: Variables run workers and step containers must get by name (the instance's
+            password variable, the run's secret variables).
+        launcher: The kind whose run launcher starts the run's worker (detached runs).
+    """
+
+    env_names: tuple[str, ...] = ()
+    launcher: ExecutorKind[Any] | None = None
+
+
+class ExecutorKind(Generic[Options]):
+    """One executor kind; subclasses set the class attributes and implement the Dagster side."""
+
+    name: ClassVar[str]
+    options_model: ClassVar[type[CommonOptions]]
+    description: ClassVar[str]
+    nodes_run: ClassVar[NodesRun]
+    instance_need: ClassVar[InstanceNeed] = InstanceNeed.ANY
+    extra: ClassVar[Extra | None] = None
+    launches_runs: ClassVar[bool] = False
+    """True when its entry can configure the run launcher of detached runs (``runner.launcher``)."""
+    finishes_unfollowed_runs: ClassVar[bool] = False
+    """True when its executor ends a detached run nobody follows (MLflow run, handoff store)."""
+
+    # Options ----------------------------------------------------------------------------------
+
+    def parse(self, options: ExecutorOptions) -> Options:
+        """The typed options of this kind (``options`` were validated by the same model)."""
+        return self.options_model.model_validate(dict(options))  # type: ignore[return-value]
+
+    def ensure_installed(self) -> None:
+        """Raise :class:`MissingExtraError` when the package behind this kind is absent."""
+        if self.extra is not None and importlib.util.find_spec(self.extra.module) is None:
+            raise MissingExtraError(self.name, self.extra.name, self.extra.module)
+
+    def variables_passed_by_name(self, options: ExecutorOptions) -> list[str]:
+        """Names of variables run workers and steps get from the kedro run process."""
+        return []
+
+    def check_variables(self, options: ExecutorOptions, key_path: str) -> None:
+        """Raise :class:`ConfigError` naming ``key_path`` when a variable passed by name is unset
+        here (Dagster reads their values in the process that starts the containers)."""
+        missing = [
+            name
+            for name in self.variables_passed_by_name(options)
+            if "=" not in name and name not in os.environ
+        ]
+        if missing:
+            raise ConfigError(
+                f"{key_path}.env_vars: {', '.join(missing)} not set in the kedro run process; "
+                "export them or remove them from the list."
+            )
+
+    def secret_variables(self, options: ExecutorOptions) -> dict[str, str]:
+        """Option values that carry credentials, keyed by the variable that carries them."""
+        return {
+            self._secret_variable(key): value
+            for key, value in options.items()
+            if isinstance(value, str) and has_credentials(value)
+        }
+
+    def _secret_variable(self, key: str) -> str:
+        return f"KEDRO_DAGSTER_{self.name.upper()}_{key.upper()}"
+
+    def without_secrets(self, options: ExecutorOptions) -> dict[str, Any]:
+        """``options`` with values carrying credentials replaced by ``{env: VARIABLE}``."""
+        return {
+            key: {"env": self._secret_variable(key)}
+            if isinstance(value, str) and has_credentials(value)
+            else value
+            for key, value in options.items()
+        }
+
+    # Dagster ----------------------------------------------------------------------------------
+
+    def executor_definition(self, spec: RunSpec) -> ExecutorDefinition:
+        """The Dagster executor the run's job is built with."""
+        raise NotImplementedError
+
+    def run_config(
+        self, options: ExecutorOptions, spec: RunSpec, context: RunContext
+    ) -> dict[str, Any]:
+        """The ``execution.config`` section of the run config (never holding a secret)."""
+        raise NotImplementedError
+
+    def instance_run_launcher(self, options: ExecutorOptions) -> dict[str, Any] | None:
+        """The ``run_launcher`` section the instance of an attached run needs, if any."""
+        return None
+
+    def run_launcher(
+        self, options: ExecutorOptions, spec: RunSpec, context: RunContext
+    ) -> dict[str, Any]:
+        """The ``run_launcher`` section that starts a detached run's worker (``launches_runs``)."""
+        raise ConfigError(f"The '{self.name}' executor cannot launch runs.")
+
+    def cleanup(self, options: ExecutorOptions, run_id: str) -> None:
+        """Delete what the run left (step containers, Jobs); may raise, the caller logs it."""
+
+    def cli_commands(self) -> list[click.Command]:
+        """``kedro dagster-runner`` commands this kind adds (e.g. a worker to start)."""
+        return []
+
+
+def resolve_env_references(config: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """Executor config with ``{env: VARIABLE}`` values replaced by the variables' values.
+
+    Raises:
+        ConfigError: A referenced variable is not set in this process.
+    """
+    resolved = dict(config)
+    for key, value in config.items():
+        if isinstance(value, Mapping) and set(value) == {"env"}:
+            name = value["env"]
+            if name not in os.environ:
+                raise ConfigError(
+                    f"The '{kind}' executor's option '{key}' comes from the environment variable "
+                    f"{name}, which is not set in process {os.getpid()}: pass it to the run "
+                    "worker (the kedro run process sets it from dagster.yml)."
+                )
+            resolved[key] = os.environ[name]
+    return resolved

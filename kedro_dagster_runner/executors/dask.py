@@ -1,0 +1,141 @@
+"""``dask``: nodes on dask.distributed, a local cluster started for the run or a scheduler's.
+
+Each dask worker process rebuilds the Kedro context once per run (cached) and then runs node
+after node; the orchestrator records the Dagster events. Workers must see the project at the
+same path and the run's store (local temp dir by default; set ``runner.handoff`` to a shared path
+or fsspec URI for workers on other machines).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from types import TracebackType
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import Field, PositiveFloat, PositiveInt
+
+from kedro_dagster_runner.executors.base import Extra, NodesRun
+from kedro_dagster_runner.executors.launcher import NodeLauncher
+from kedro_dagster_runner.executors.options import ConcurrentOptions
+from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
+from kedro_dagster_runner.spec import RunSpec
+from kedro_dagster_runner.workers.step import run_published_step
+
+if TYPE_CHECKING:
+    from distributed import Client, Future, LocalCluster
+
+    from kedro_dagster_runner.workers.outcome import StepOutcome
+
+UNLIMITED = 10_000
+
+
+class DaskOptions(ConcurrentOptions):
+    """dask.distributed: a local cluster for the run, or an existing scheduler's workers."""
+
+    address: str | None = Field(
+        default=None, description="Scheduler address, e.g. tcp://127.0.0.1:8786 (default: local)."
+    )
+    n_workers: PositiveInt | None = Field(
+        default=None, description="Worker processes of the local cluster (default: CPUs)."
+    )
+    threads_per_worker: PositiveInt = 1
+    max_concurrent: PositiveInt | None = Field(
+        default=None, description="Nodes submitted at once (default: no limit; dask queues)."
+    )
+    connect_timeout: PositiveFloat = 30.0
+
+
+class DaskLauncher(NodeLauncher):
+    """Submits one dask task per node."""
+
+    def __init__(self, spec: RunSpec, options: DaskOptions) -> None:
+        super().__init__(spec, max_concurrent=options.max_concurrent or UNLIMITED)
+        self._options = options
+        self._client: Client | None = None
+        self._cluster: LocalCluster | None = None
+        self._futures: dict[Future, str] = {}
+
+    def __enter__(self) -> DaskLauncher:
+        from distributed import Client, LocalCluster
+
+        quiet = logging.getLogger("distributed")
+        if quiet.level == logging.NOTSET:  # dask's cluster chatter, unless the user configured it
+            quiet.setLevel(logging.WARNING)
+
+        if self._options.address:
+            self._client = Client(self._options.address, timeout=self._options.connect_timeout)
+        else:
+            self._cluster = LocalCluster(
+                n_workers=self._options.n_workers,
+                threads_per_worker=self._options.threads_per_worker,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.WARNING,
+            )
+            self._client = Client(self._cluster)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            if self._futures:
+                client.cancel(list(self._futures))
+            client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def _start(self, op_name: str) -> None:
+        if self._client is None:
+            raise RuntimeError("DaskLauncher.launch called outside its with block")
+        future = self._client.submit(
+            run_published_step,
+            self._spec.handoff_uri,
+            op_name,
+            key=f"kedro-{op_name}-{uuid.uuid4().hex[:8]}",
+            pure=False,
+        )
+        self._futures[future] = op_name
+
+    def running(self) -> int:
+        return len(self._futures)
+
+    def finished(self, timeout: float) -> list[StepOutcome]:
+        from distributed import wait
+
+        if not self._futures:
+            return []
+        try:
+            done, _ = wait(list(self._futures), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return []
+        outcomes = []
+        for future in done:
+            op_name = self._futures.pop(future)
+            try:
+                outcomes.append(future.result())
+            except Exception as error:  # the task never ran to completion (e.g. KilledWorker)
+                outcomes.append(
+                    self.worker_lost(op_name, f"dask could not run step '{op_name}': {error!r}")
+                )
+        return outcomes
+
+
+class DaskKind(PackageExecutorKind[DaskOptions]):
+    name = "dask"
+    description = "dask.distributed workers (a local cluster for the run, or a scheduler's)"
+    options_model = DaskOptions
+    nodes_run: ClassVar[NodesRun] = NodesRun.REMOTE
+    extra: ClassVar[Extra | None] = Extra("dask", "distributed")
+
+    def make_launcher(self, spec: RunSpec, options: DaskOptions) -> NodeLauncher:
+        return DaskLauncher(spec, options)
+
+
+KIND = DaskKind()

@@ -1,0 +1,217 @@
+"""``k8s``: one Kubernetes Job per node (dagster-k8s's ``k8s_job_executor``), from a project image.
+
+Per-node resources come from Kedro tags; secrets reach pods only through ``env_secrets``
+(``envFrom`` a Secret), never as values in a manifest; ``env_vars`` are names whose values the
+kedro run process has. Step Jobs carry a label with the Kedro run id so that
+:meth:`K8sKind.cleanup` deletes them after the run. dagster-k8s needs a ``K8sRunLauncher`` on the
+instance, also for attached runs (:meth:`K8sKind.instance_run_launcher`); the same options
+configure it for detached runs. Tested against the project's emulator of the Kubernetes API.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from kedro_dagster_runner.executors.base import ExecutorOptions, Extra, RunContext
+from kedro_dagster_runner.executors.containers import (
+    TELEMETRY_OFF,
+    ContainerKind,
+    ContainerOptions,
+    host_paths,
+)
+from kedro_dagster_runner.executors.options import StrictModel, dagster_retries
+
+if TYPE_CHECKING:
+    from dagster import ExecutorDefinition
+
+    from kedro_dagster_runner.spec import RunSpec
+
+K8S_RUN_LABEL = "kedro-dagster-runner/run"
+
+
+class K8sResources(StrictModel):
+    """Kubernetes container resources: ``{requests: {cpu, memory}, limits: {cpu, memory}}``."""
+
+    requests: dict[str, str] = Field(default_factory=dict)
+    limits: dict[str, str] = Field(default_factory=dict)
+
+    def config(self) -> dict[str, dict[str, str]]:
+        """The non-empty sections, as dagster-k8s takes them."""
+        return {key: value for key, value in self.model_dump().items() if value}
+
+
+class K8sOptions(ContainerOptions):
+    """One Kubernetes Job per node (dagster-k8s's step executor) from a project image."""
+
+    namespace: str = "default"
+    service_account_name: str = "default"
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    env_secrets: list[str] = Field(
+        default_factory=list, description="Secrets whose keys become environment variables."
+    )
+    env_config_maps: list[str] = Field(default_factory=list)
+    volumes: list[dict[str, Any]] = Field(default_factory=list)
+    volume_mounts: list[dict[str, Any]] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    default_resources: K8sResources | None = None
+    resources: dict[str, K8sResources] = Field(
+        default_factory=dict, description="Kedro node tag -> resources of the nodes with that tag."
+    )
+    mount_project: bool = Field(
+        default=False,
+        description="hostPath-mount the project and handoff dir at the same path (one node).",
+    )
+    load_incluster_config: bool = True
+    kubeconfig_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_reach_the_cluster(self) -> K8sOptions:
+        if self.kubeconfig_file and self.load_incluster_config:
+            return self.model_copy(update={"load_incluster_config": False})
+        return self
+
+    def cluster_access(self) -> dict[str, Any]:
+        """How dagster-k8s reaches the cluster: in-cluster config or a kubeconfig file."""
+        access: dict[str, Any] = {"load_incluster_config": self.load_incluster_config}
+        if self.kubeconfig_file:
+            access["kubeconfig_file"] = self.kubeconfig_file
+        return access
+
+
+def k8s_label_value(run_id: str) -> str:
+    """A Kubernetes label value (63 chars of [A-Za-z0-9_.-]) identifying a Kedro run."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in run_id)[:63].strip("-_.")
+
+
+def _parse(options: ExecutorOptions) -> K8sOptions:
+    return K8sOptions.model_validate(dict(options))
+
+
+def k8s_run_config(options: ExecutorOptions, spec: RunSpec) -> dict[str, Any]:
+    """dagster-k8s's ``k8s_job_executor`` config; per-node resources come from Kedro tags."""
+    parsed = _parse(options)
+    volumes = list(parsed.volumes)
+    mounts = list(parsed.volume_mounts)
+    if parsed.mount_project:
+        for index, path in enumerate(host_paths(spec)):
+            name = f"kedro-host-path-{index}"
+            volumes.append({"name": name, "host_path": {"path": path}})
+            mounts.append({"name": name, "mount_path": path})
+    per_step = {}
+    for node in spec.nodes:
+        for tag in sorted(node.tags):
+            if tag in parsed.resources:
+                resources = parsed.resources[tag].config()
+                per_step[node.op_name] = {"container_config": {"resources": resources}}
+                break
+    config: dict[str, Any] = {
+        "job_image": parsed.image,
+        "job_namespace": parsed.namespace,
+        "image_pull_policy": parsed.image_pull_policy,
+        "image_pull_secrets": [{"name": name} for name in parsed.image_pull_secrets],
+        "service_account_name": parsed.service_account_name,
+        "env_vars": [TELEMETRY_OFF, *parsed.env_vars],
+        "env_secrets": list(parsed.env_secrets),
+        "env_config_maps": list(parsed.env_config_maps),
+        "volumes": volumes,
+        "volume_mounts": mounts,
+        "labels": {**parsed.labels, K8S_RUN_LABEL: k8s_label_value(spec.run_id)},
+        **parsed.cluster_access(),
+        "per_step_k8s_config": per_step,
+        "retries": dagster_retries(parsed.retries),
+    }
+    if parsed.default_resources:
+        config["resources"] = parsed.default_resources.config()
+    config.update(parsed.concurrency_config())
+    return config
+
+
+def k8s_run_launcher_config(options: ExecutorOptions) -> dict[str, Any]:
+    """The ``run_launcher`` section the instance needs for dagster-k8s's step executor."""
+    parsed = _parse(options)
+    config: dict[str, Any] = {
+        "job_namespace": parsed.namespace,
+        **parsed.cluster_access(),
+        "service_account_name": parsed.service_account_name,
+        "instance_config_map": "dagster-instance",
+        "dagster_home": "/tmp/dagster_home",
+        "job_image": parsed.image,
+        "image_pull_policy": parsed.image_pull_policy,
+        "env_secrets": list(parsed.env_secrets),
+    }
+    return {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": config}
+
+
+def k8s_detached_launcher_config(options: ExecutorOptions, spec: RunSpec) -> dict[str, Any]:
+    """The ``run_launcher`` section of a detached run launched as a Kubernetes Job.
+
+    Like :func:`k8s_run_launcher_config`, plus what the run worker pod needs to run nodes: the
+    mounts, variables and labels of :func:`k8s_run_config` (the run label lets the runner delete
+    the Job after a followed run) and the default resources.
+    """
+    launcher = k8s_run_launcher_config(options)
+    step = k8s_run_config(options, spec)
+    launcher["config"].update(
+        {
+            key: step[key]
+            for key in ("env_vars", "env_config_maps", "volumes", "volume_mounts", "labels")
+        }
+    )
+    launcher["config"]["image_pull_secrets"] = step["image_pull_secrets"]
+    launcher["config"]["fail_pod_on_run_failure"] = True
+    if "resources" in step:
+        launcher["config"]["resources"] = step["resources"]
+    return launcher
+
+
+def delete_step_jobs(options: ExecutorOptions, run_id: str) -> int:
+    """Delete the Jobs (and their pods) of a run; returns how many Jobs."""
+    from kubernetes import client, config
+
+    parsed = _parse(options)
+    if parsed.load_incluster_config:
+        config.load_incluster_config()
+    else:
+        config.load_kube_config(config_file=parsed.kubeconfig_file)
+    batch = client.BatchV1Api()
+    selector = f"{K8S_RUN_LABEL}={k8s_label_value(run_id)}"
+    jobs = batch.list_namespaced_job(parsed.namespace, label_selector=selector).items
+    for job in jobs:
+        batch.delete_namespaced_job(
+            job.metadata.name, parsed.namespace, propagation_policy="Foreground"
+        )
+    return len(jobs)
+
+
+class K8sKind(ContainerKind[K8sOptions]):
+    name = "k8s"
+    description = "a Kubernetes Job per node (dagster-k8s), from a project image"
+    options_model = K8sOptions
+    extra: ClassVar[Extra | None] = Extra("k8s", "dagster_k8s")
+
+    def executor_definition(self, spec: RunSpec) -> ExecutorDefinition:
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+
+    def run_config(
+        self, options: ExecutorOptions, spec: RunSpec, context: RunContext
+    ) -> dict[str, Any]:
+        return k8s_run_config(options, spec)
+
+    def instance_run_launcher(self, options: ExecutorOptions) -> dict[str, Any] | None:
+        return k8s_run_launcher_config(options)
+
+    def run_launcher(
+        self, options: ExecutorOptions, spec: RunSpec, context: RunContext
+    ) -> dict[str, Any]:
+        return k8s_detached_launcher_config(options, spec)
+
+    def cleanup(self, options: ExecutorOptions, run_id: str) -> None:
+        delete_step_jobs(options, run_id)
+
+
+KIND = K8sKind()

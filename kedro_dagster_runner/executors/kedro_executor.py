@@ -1,0 +1,165 @@
+"""The package's own Dagster executor, shared by the kinds that launch nodes cheaply.
+
+Dagster's stock multiprocess executor starts a fresh process per step that re-imports everything,
+rebuilds the Kedro context and the whole execution plan (seconds per step, O(N) per step), and
+its stock in-process executor runs every op through Dagster's step machinery. This executor keeps
+Dagster as the orchestrator and event log but launches work cheaply:
+
+* the orchestrator (the ``kedro run`` process, or a detached run's worker) walks the execution
+  plan with Dagster's ``ActiveExecution`` (dependencies, ``max_concurrent``, tag concurrency
+  limits, skips after a failure) and records every step event itself: STEP_START, asset
+  observations and materializations, one STEP_OUTPUT per dataset written, STEP_SUCCESS with the
+  measured duration, or STEP_FAILURE with the node's error;
+* a :class:`~kedro_dagster_runner.executors.launcher.NodeLauncher` of the kind runs the node:
+  inline, in a pool of long-lived local processes, or on dask / Celery workers. Workers rebuild
+  the Kedro context once per process and never build the Dagster job or touch the instance.
+
+A kind using it subclasses
+:class:`~kedro_dagster_runner.executors.package_kind.PackageExecutorKind`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from dagster import (
+    AssetObservation,
+    DagsterEvent,
+    DagsterEventType,
+    Executor,
+)
+
+from kedro_dagster_runner import _compat
+from kedro_dagster_runner.executors.launcher import NodeLauncher
+from kedro_dagster_runner.mlflow_bridge import finish
+from kedro_dagster_runner.spec import RunSpec
+from kedro_dagster_runner.workers.records import asset_records, write_node_logs
+from kedro_dagster_runner.workers.store import open_store
+
+if TYPE_CHECKING:
+    from kedro_dagster_runner._compat import (
+        ActiveExecution,
+        ExecutionPlan,
+        PlanOrchestrationContext,
+        RetryMode,
+    )
+    from kedro_dagster_runner.workers.outcome import StepOutcome
+
+_POLL_SECONDS = 0.5
+
+
+class KedroStepExecutor(Executor):
+    """Walks the plan with ``ActiveExecution`` and records step events for a launcher's work."""
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        launcher: NodeLauncher,
+        retries: RetryMode,
+        tag_concurrency_limits: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self._spec = spec
+        self._any_failed = False
+        self._launcher = launcher
+        self._retries = retries
+        self._tag_concurrency_limits = tag_concurrency_limits
+
+    @property
+    def retries(self) -> RetryMode:
+        return self._retries
+
+    def execute(
+        self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
+    ) -> Iterator[DagsterEvent]:
+        self._any_failed = False
+        try:
+            yield from self._orchestrate(plan_context, execution_plan)
+        except BaseException:
+            self._any_failed = True
+            raise
+        finally:
+            if self._spec.handoff_owned_by_run:  # a detached run nobody waits for
+                self._end_unfollowed_run(plan_context)
+
+    def _end_unfollowed_run(self, plan_context: PlanOrchestrationContext) -> None:
+        """What the driver does at the end of a followed run: end the MLflow run, remove the
+        run's store. Problems are logged; the Dagster run's outcome stays the nodes'."""
+        spec = self._spec
+        finish(spec.mlflow_run_id, spec.mlflow_tracking_uri, self._any_failed)
+        if spec.handoff_uri:
+            try:
+                open_store(spec.handoff_uri).remove()
+            except Exception as error:
+                plan_context.log.warning(f"Could not remove {spec.handoff_uri}: {error}")
+
+    def _orchestrate(
+        self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
+    ) -> Iterator[DagsterEvent]:
+        limit = self._launcher.max_concurrent
+        with (
+            _compat.ActiveExecution(
+                execution_plan,
+                retry_mode=self.retries,
+                max_concurrent=limit,
+                tag_concurrency_limits=self._tag_concurrency_limits,
+            ) as active,
+            self._launcher as launcher,
+        ):
+            while not active.is_complete:
+                if active.check_for_interrupts():
+                    active.mark_interrupted()
+                    raise KeyboardInterrupt
+                for step in active.get_steps_to_execute(limit=limit - launcher.running()):
+                    event = DagsterEvent.step_start_event(plan_context.for_step(step))
+                    active.handle_event(event)
+                    yield event
+                    launcher.launch(step.key)
+                for outcome in launcher.finished(timeout=_POLL_SECONDS):
+                    yield from self._report(plan_context, active, outcome)
+                    active.verify_complete(plan_context, outcome.op_name)
+                yield from active.plan_events_iterator(plan_context)
+                if not launcher.running() and not active.is_complete:
+                    active.sleep_til_ready()
+
+    def _report(
+        self,
+        plan_context: PlanOrchestrationContext,
+        active: ActiveExecution,
+        outcome: StepOutcome,
+    ) -> Iterator[DagsterEvent]:
+        step = active.get_step_by_key(outcome.op_name)
+        step_context = plan_context.for_step(step)
+        write_node_logs(step_context.log, outcome)
+        events: list[DagsterEvent]
+        if outcome.failure is None:
+            events = [
+                DagsterEvent.asset_observation(step_context, record)
+                if isinstance(record, AssetObservation)
+                else DagsterEvent.asset_materialization(step_context, record)
+                for record in asset_records(outcome)
+            ]
+            events += [
+                DagsterEvent.from_step(
+                    DagsterEventType.STEP_OUTPUT,
+                    step_context,
+                    _compat.StepOutputData(_compat.StepOutputHandle(step.key, output.name)),
+                    message=f'Yielded output "{output.name}" of type "Nothing".',
+                )
+                for output in step.step_outputs
+            ]
+            events.append(
+                DagsterEvent.step_success_event(
+                    step_context, _compat.StepSuccessData(duration_ms=outcome.duration_ms)
+                )
+            )
+        else:
+            self._any_failed = True
+            events = [
+                self.log_failure_or_retry_event_after_error(
+                    step_context, outcome.failure.error_info(), active.get_known_state()
+                )
+            ]
+        for event in events:
+            active.handle_event(event)
+            yield event

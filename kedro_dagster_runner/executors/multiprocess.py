@@ -1,0 +1,136 @@
+"""``multiprocess``: a pool of warm local worker processes for the run.
+
+Each worker rebuilds the Kedro context once, when it starts, then runs node after node; workers
+never build the Dagster job or touch the instance. The pool starts with ``forkserver`` by
+default (the forkserver imports Kedro once, so each worker starts with it loaded).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+from typing import ClassVar, Literal
+
+from pydantic import Field, PositiveInt, model_validator
+
+from kedro_dagster_runner import _compat
+from kedro_dagster_runner.executors.base import NodesRun
+from kedro_dagster_runner.executors.launcher import NodeLauncher
+from kedro_dagster_runner.executors.options import ConcurrentOptions, unpack_start_method
+from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
+from kedro_dagster_runner.spec import RunSpec
+from kedro_dagster_runner.workers.outcome import StepOutcome
+from kedro_dagster_runner.workers.runtime import runtime_for, spec_at
+from kedro_dagster_runner.workers.step import run_published_step
+
+# Modules the forkserver imports once so that each worker starts with Kedro already loaded.
+FORKSERVER_PRELOAD = (
+    "kedro_dagster_runner.workers.step",
+    "kedro.framework.session",
+    "kedro.runner",
+)
+
+
+class MultiprocessOptions(ConcurrentOptions):
+    """A pool of warm worker processes; each rebuilds the Kedro context once, then runs nodes."""
+
+    max_concurrent: PositiveInt | None = Field(
+        default=None, description="Worker processes (default: the number of CPUs)."
+    )
+    start_method: Literal["forkserver", "spawn", "fork"] = "forkserver"
+    preload_modules: list[str] | None = Field(
+        default=None, description="Extra modules the forkserver imports once (forkserver only)."
+    )
+
+    _selector = model_validator(mode="before")(lambda cls, v: unpack_start_method(v))
+
+
+def _init_pool_worker(store_uri: str) -> None:
+    """Pool initializer: read the run spec and warm the Kedro context before the first node."""
+    os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
+    with contextlib.suppress(Exception):  # reported as the failure of each node it is given
+        runtime_for(spec_at(store_uri))
+
+
+class PoolLauncher(NodeLauncher):
+    """A pool of long-lived local worker processes for one run."""
+
+    def __init__(self, spec: RunSpec, options: MultiprocessOptions) -> None:
+        super().__init__(spec, max_concurrent=options.max_concurrent or os.cpu_count() or 1)
+        self._start_method = options.start_method
+        self._preload = (*FORKSERVER_PRELOAD, *(options.preload_modules or ()))
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: dict[Future[StepOutcome], str] = {}
+
+    def __enter__(self) -> PoolLauncher:
+        context = multiprocessing.get_context(self._start_method)
+        if self._start_method == "forkserver":
+            context.set_forkserver_preload(list(self._preload))
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.max_concurrent,
+            mp_context=context,
+            initializer=_init_pool_worker,
+            initargs=(self._spec.handoff_uri,),
+        )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if exc_type is not None:  # interrupted or crashed: do not wait for running nodes
+            for process in _compat.pool_processes(pool):
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    def _start(self, op_name: str) -> None:
+        if self._pool is None:
+            raise RuntimeError("PoolLauncher.launch called outside its with block")
+        future = self._pool.submit(run_published_step, self._spec.handoff_uri, op_name)
+        self._futures[future] = op_name
+
+    def running(self) -> int:
+        return len(self._futures)
+
+    def finished(self, timeout: float) -> list[StepOutcome]:
+        if not self._futures:
+            return []
+        done, _ = wait(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
+        outcomes = []
+        for future in done:
+            op_name = self._futures.pop(future)
+            try:
+                outcomes.append(future.result())
+            except BrokenProcessPool:
+                outcomes.append(
+                    self.worker_lost(
+                        op_name,
+                        f"The worker process running step '{op_name}' died unexpectedly "
+                        "(killed, out of memory, a crash in native code, or it could not start "
+                        "because the driver's __main__ module cannot be imported, e.g. under "
+                        "`python -c`); the pool cannot go on.",
+                    )
+                )
+        return outcomes
+
+
+class MultiprocessKind(PackageExecutorKind[MultiprocessOptions]):
+    name = "multiprocess"
+    description = "a pool of warm local worker processes (forkserver by default)"
+    options_model = MultiprocessOptions
+    nodes_run: ClassVar[NodesRun] = NodesRun.LOCAL_PROCESSES
+
+    def make_launcher(self, spec: RunSpec, options: MultiprocessOptions) -> NodeLauncher:
+        return PoolLauncher(spec, options)
+
+
+KIND = MultiprocessKind()

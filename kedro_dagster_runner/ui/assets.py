@@ -1,0 +1,79 @@
+"""Kedro datasets as the code location's Dagster assets: one ``AssetSpec`` per persisted dataset.
+
+An asset's dependencies are the persisted datasets it is computed from, through any in-memory
+datasets in between, so the lineage graph shows what a user can see on disk. Asset keys are the
+ones runs materialize (:func:`kedro_dagster_runner.naming.asset_key_path`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import dagster
+
+from kedro_dagster_runner import _compat
+from kedro_dagster_runner.naming import asset_key_path, dagster_name
+from kedro_dagster_runner.workers.handoff import is_parameter, needs_handoff
+
+if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+
+
+def dataset_lineage(pipeline: Pipeline, persisted: set[str]) -> dict[str, set[str]]:
+    """Persisted dataset -> the persisted datasets it is computed from (through memory data)."""
+    producer = {output: node for node in pipeline.nodes for output in node.outputs}
+    resolved: dict[str, set[str]] = {}
+
+    def sources(name: str, seen: frozenset[str]) -> set[str]:
+        if is_parameter(name) or name in seen:
+            return set()
+        if name in persisted:
+            return {name}
+        if name in resolved:
+            return resolved[name]
+        node = producer.get(name)
+        found = set().union(*(sources(i, seen | {name}) for i in node.inputs)) if node else set()
+        resolved[name] = found
+        return found
+
+    lineage: dict[str, set[str]] = {}
+    for node in pipeline.nodes:
+        upstream = set().union(*(sources(name, frozenset()) for name in node.inputs))
+        for output in node.outputs:
+            if output in persisted:
+                lineage[output] = lineage.get(output, set()) | upstream
+    for name in pipeline.inputs():
+        if name in persisted:
+            lineage.setdefault(name, set())
+    return lineage
+
+
+def asset_specs(pipeline: Pipeline, catalog: CatalogProtocol) -> list[dagster.AssetSpec]:
+    """One asset per persisted dataset of ``pipeline``, with its lineage."""
+    persisted = {
+        name
+        for name in pipeline.datasets()
+        if not is_parameter(name) and not needs_handoff(name, catalog)
+    }
+    writers = {output: node.name for node in pipeline.nodes for output in node.outputs}
+    specs = []
+    for name, deps in sorted(dataset_lineage(pipeline, persisted).items()):
+        dataset = catalog.get(name)
+        metadata = {"kedro/dataset": name, "dataset_type": type(dataset).__name__}
+        filepath = _compat.dataset_filepath(dataset)
+        if filepath is not None:
+            metadata["filepath"] = filepath
+        writer = writers.get(name)
+        specs.append(
+            dagster.AssetSpec(
+                key=dagster.AssetKey(asset_key_path(name)),
+                deps=[dagster.AssetKey(asset_key_path(dep)) for dep in sorted(deps)],
+                description=f"Kedro dataset {name}"
+                + (f", written by node {writer}" if writer else ", an input of the project"),
+                group_name=dagster_name(name.rsplit(".", 1)[0]) if "." in name else "kedro",
+                metadata=metadata,
+                kinds={"kedro"},
+            )
+        )
+    return specs

@@ -1,0 +1,84 @@
+"""Handoff data: how datasets the catalog does not persist cross processes.
+
+Datasets that only live in memory (``MemoryDataset``, names not declared in the catalog) cannot be
+shared between worker processes, containers or pods. For executors whose nodes run outside the
+driver, workers swap them for a :class:`HandoffDataset`, which keeps the data in the run's store
+(:mod:`kedro_dagster_runner.workers.store`). Runs whose nodes all run in the driver keep them in
+the driver's catalog.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kedro.io import AbstractDataset
+from kedro.io.cached_dataset import CachedDataset
+
+from kedro_dagster_runner import _compat
+from kedro_dagster_runner.errors import DagsterRunnerError
+
+if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
+
+    from kedro_dagster_runner.workers.store import RunStore
+
+
+def is_parameter(name: str) -> bool:
+    """True for Kedro's parameter datasets, which every worker rebuilds from config."""
+    return name == "parameters" or name.startswith("params:")
+
+
+def needs_handoff(name: str, catalog: CatalogProtocol) -> bool:
+    """True when ``name`` is not persisted by the catalog and so must go through the store.
+
+    Parameters are excluded (workers load them from config); ``CachedDataset`` is persisted by
+    the dataset it wraps.
+    """
+    if is_parameter(name):
+        return False
+    if name not in catalog:
+        return True
+    dataset = catalog.get(name)
+    return _compat.is_ephemeral(dataset) and not isinstance(dataset, CachedDataset)
+
+
+class HandoffDataset(AbstractDataset[Any, Any]):
+    """A dataset whose data lives in the run's store (used in worker catalogs only)."""
+
+    _EPHEMERAL = True
+
+    def __init__(self, store: RunStore, name: str) -> None:
+        self._store = store
+        self._name = name
+
+    def load(self) -> Any:
+        return self._store.load(self._name)
+
+    def save(self, data: Any) -> None:
+        self._store.save(self._name, data)
+
+    def _exists(self) -> bool:
+        return self._store.exists(self._name)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"name": self._name, "store": self._store.uri}
+
+
+def detached_handoff_root() -> Path:
+    """``<temp dir>/kedro-dagster-handoff-<uid>``: where detached runs keep their stores by
+    default (they outlive ``kedro run``); private to the user (mode 0700).
+
+    Raises:
+        DagsterRunnerError: The directory exists but belongs to someone else or is open to others.
+    """
+    root = Path(tempfile.gettempdir()) / f"kedro-dagster-handoff-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    info = root.lstat()
+    if root.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise DagsterRunnerError(
+            f"{root} is not a private directory of this user: remove it or set runner.handoff."
+        )
+    return root

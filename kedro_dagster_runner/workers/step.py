@@ -1,0 +1,88 @@
+"""Running one node, in any process: the one entry point every executor path calls.
+
+:func:`run_step` runs the node behind an op through Kedro's own :class:`kedro.runner.Task` (so
+``before_node_run``, ``after_node_run``, ``on_node_error`` and the dataset hooks fire in the process
+running the node), collects the records node code logged and the metadata of the persisted
+datasets it touched, and on failure records a :class:`NodeFailure` in the run's store. It never
+raises for a node's error: the caller turns the outcome into Dagster events
+(:mod:`kedro_dagster_runner.workers.records`).
+
+:func:`run_published_step` is the entry of workers that get only the store's URI and an op name
+(pool processes, dask and Celery tasks).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from kedro_dagster_runner.logging import capture
+from kedro_dagster_runner.mlflow_bridge import attached
+from kedro_dagster_runner.spec import RunSpec
+from kedro_dagster_runner.workers.dataset_metadata import node_asset_metadata
+from kedro_dagster_runner.workers.outcome import NodeFailure, StepOutcome
+from kedro_dagster_runner.workers.runtime import runtime_for, spec_at
+from kedro_dagster_runner.workers.store import open_store
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
+    """Run the node of ``op_name`` in this process and report how it went (never raises for the
+    node's own errors; the failure is also recorded in the run's store)."""
+    from kedro.runner.task import Task
+
+    node_spec = spec.node_by_op[op_name]
+    started = time.perf_counter()
+    with capture() as logs:
+        try:
+            runtime = runtime_for(spec)
+            node = runtime.nodes[node_spec.name]
+            # The driver's thread already has its MLflow run; other processes join it per node.
+            mlflow_run_id = None if runtime.live else spec.mlflow_run_id
+            with attached(mlflow_run_id, spec.mlflow_tracking_uri):
+                Task(
+                    node=node,
+                    catalog=runtime.catalog,
+                    hook_manager=runtime.hook_manager,
+                    is_async=spec.is_async,
+                    run_id=spec.run_id,
+                ).execute()
+            materialized, observed = node_asset_metadata(
+                runtime.catalog, node_spec.inputs, node_spec.outputs, set(spec.persisted_datasets)
+            )
+        except Exception as error:
+            failure = NodeFailure.from_exception(op_name, error)
+            record_failure(spec, failure)
+            elapsed = (time.perf_counter() - started) * 1000
+            return StepOutcome(op_name, elapsed, failure, logs=list(logs))
+    elapsed = (time.perf_counter() - started) * 1000
+    return StepOutcome(
+        op_name, elapsed, materialized=materialized, observed=observed, logs=list(logs)
+    )
+
+
+def record_failure(spec: RunSpec, failure: NodeFailure) -> None:
+    """Put ``failure`` in the run's store for the driver; a store that cannot take it (removed,
+    unreachable) is logged, never raised over the node's own error."""
+    if not spec.handoff_uri:  # a code-location job: Dagster's event log is the record
+        return
+    try:
+        open_store(spec.handoff_uri).record_failure(failure)
+    except Exception as error:
+        _LOGGER.warning(
+            "Could not record the failure of step '%s' in %s: %s",
+            failure.op_name,
+            spec.handoff_uri,
+            error,
+        )
+
+
+def run_published_step(store_uri: str, op_name: str) -> StepOutcome:
+    """Entry point of a worker process: run one node of the run published at ``store_uri``.
+
+    The outcome is :meth:`~StepOutcome.portable` (it crosses back to the orchestrator).
+    """
+    os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
+    return run_step(spec_at(store_uri), op_name).portable()

@@ -1,0 +1,256 @@
+"""The run's store: the one channel between the driver and the processes that run nodes.
+
+Every run has one, addressed by the URI in ``RunSpec.handoff_uri``. It holds:
+
+* the **run spec** (:meth:`RunStore.write_spec` / :meth:`RunStore.read_spec`): the only way the
+  spec reaches other processes (the reconstructable job, pool workers, dask and Celery tasks and
+  containers all get the URI and read the spec once per process);
+* **node failures** (:meth:`RunStore.record_failure` / :meth:`RunStore.failure`): written by the
+  process that ran the node (or by the orchestrator when that process was lost), read by the
+  driver to raise the node's error;
+* **handoff data**: datasets that only live in memory (``MemoryDataset``, undeclared names)
+  but must cross processes, one cloudpickle file per dataset.
+
+Two backends share the interface. :class:`DirectoryStore` is a run-scoped folder
+(``<handoff root>/<run id>-<random>/``, a local directory or any fsspec URI) for runs whose nodes
+run in other processes, containers or pods. :class:`LiveStore` lives in the driver's memory
+(URI ``kedro-live:<run id>-<random>``) for runs whose nodes all run in the driver: nothing is
+pickled, failures keep the exception object, and it also carries the driver's own Kedro objects
+(:attr:`LiveStore.runtime`). The driver removes the store when the run ends.
+"""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import cloudpickle
+from kedro.io import DatasetError
+
+from kedro_dagster_runner.errors import DagsterRunnerError, UnpicklableDataError
+from kedro_dagster_runner.workers.outcome import NodeFailure
+
+if TYPE_CHECKING:
+    from kedro_dagster_runner.workers.runtime import NodeRuntime
+
+LIVE_PREFIX = "kedro-live:"
+
+
+def _missing(name: str, uri: str) -> DatasetError:
+    return DatasetError(
+        f"Handoff data for dataset '{name}' not found at {uri}: the node producing it has not "
+        "run in this Dagster run."
+    )
+
+
+class RunStore(ABC):
+    """Spec, failures and handoff data of one run (see the module docstring)."""
+
+    uri: str
+
+    @abstractmethod
+    def write_spec(self, spec_json: str) -> None:
+        """Publish the run spec."""
+
+    @abstractmethod
+    def read_spec(self) -> str:
+        """The run spec written by :meth:`write_spec`."""
+
+    @abstractmethod
+    def record_failure(self, failure: NodeFailure) -> None:
+        """Keep a node's failure for the driver (the exception itself when it can be kept)."""
+
+    @abstractmethod
+    def failure(self, op_name: str) -> NodeFailure | None:
+        """The failure recorded for ``op_name``, if any."""
+
+    @abstractmethod
+    def save(self, name: str, data: Any) -> None:
+        """Store ``data`` under ``name``; :class:`UnpicklableDataError` names the dataset."""
+
+    @abstractmethod
+    def load(self, name: str) -> Any:
+        """The data stored under ``name``; ``DatasetError`` when it was never written."""
+
+    @abstractmethod
+    def exists(self, name: str) -> bool:
+        """True when data is stored under ``name``."""
+
+    @abstractmethod
+    def remove(self) -> None:
+        """Delete everything the run stored."""
+
+
+# In the driver's memory -----------------------------------------------------------------------
+
+_LIVE_STORES: dict[str, LiveStore] = {}
+
+
+class LiveStore(RunStore):
+    """A run store in this process's memory, for runs whose nodes all run in the driver."""
+
+    def __init__(self, uri: str, runtime: NodeRuntime | None = None) -> None:
+        self.uri = uri
+        self.runtime = runtime
+        self._spec: str | None = None
+        self._failures: dict[str, NodeFailure] = {}
+        self._data: dict[str, Any] = {}
+
+    def write_spec(self, spec_json: str) -> None:
+        self._spec = spec_json
+
+    def read_spec(self) -> str:
+        if self._spec is None:
+            raise DagsterRunnerError(f"No run spec was published in {self.uri}")
+        return self._spec
+
+    def record_failure(self, failure: NodeFailure) -> None:
+        self._failures.setdefault(failure.op_name, failure)
+
+    def failure(self, op_name: str) -> NodeFailure | None:
+        return self._failures.get(op_name)
+
+    def save(self, name: str, data: Any) -> None:
+        self._data[name] = data
+
+    def load(self, name: str) -> Any:
+        if name not in self._data:
+            raise _missing(name, self.uri)
+        return self._data[name]
+
+    def exists(self, name: str) -> bool:
+        return name in self._data
+
+    def remove(self) -> None:
+        _LIVE_STORES.pop(self.uri, None)
+        self._data.clear()
+
+
+def create_live_store(run_id: str, runtime: NodeRuntime) -> LiveStore:
+    """A new live store for run ``run_id``, reachable by its URI in this process."""
+    store = LiveStore(f"{LIVE_PREFIX}{run_id}-{uuid.uuid4().hex[:8]}", runtime)
+    _LIVE_STORES[store.uri] = store
+    return store
+
+
+# In a folder ----------------------------------------------------------------------------------
+
+_ERRORS_DIR = "_errors"
+_SPEC_FILE = "_spec.json"
+
+
+@dataclass(frozen=True)
+class _StoredFailure:
+    """A failure on disk: the record without its exception, and the exception pickled apart, so
+    that an exception that pickles but does not unpickle leaves the record readable."""
+
+    record: NodeFailure
+    pickled_exception: bytes | None
+
+
+class DirectoryStore(RunStore):
+    """Cloudpickle files under a run-scoped root; safe for concurrent writers of distinct names."""
+
+    def __init__(self, uri: str) -> None:
+        import fsspec
+
+        self.uri = uri.rstrip("/")
+        self._fs, self._root = fsspec.core.url_to_fs(self.uri)
+
+    def _path(self, name: str, folder: str | None = None) -> str:
+        filename = quote(name, safe="") + ".pkl"
+        parts = [self._root, folder, filename] if folder else [self._root, filename]
+        return "/".join(parts)
+
+    def _write(self, path: str, data: Any) -> None:
+        parent = path.rsplit("/", 1)[0]
+        self._fs.makedirs(parent, exist_ok=True)
+        temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+        try:
+            with self._fs.open(temporary, "wb") as stream:
+                cloudpickle.dump(data, stream, protocol=5)
+        except BaseException:
+            if self._fs.exists(temporary):
+                self._fs.rm(temporary)
+            raise
+        self._fs.mv(temporary, path)
+
+    def _read(self, path: str) -> Any:
+        with self._fs.open(path, "rb") as stream:
+            return cloudpickle.load(stream)
+
+    def save(self, name: str, data: Any) -> None:
+        try:
+            self._write(self._path(name), data)
+        except (TypeError, AttributeError, pickle.PicklingError) as exc:
+            raise UnpicklableDataError(
+                f"Dataset '{name}' holds data of type {type(data).__name__} that cannot be "
+                f"serialised with cloudpickle to cross process boundaries: {exc}. Declare it in "
+                f"the catalog as a persisted dataset, or use the in_process executor."
+            ) from exc
+
+    def load(self, name: str) -> Any:
+        path = self._path(name)
+        if not self._fs.exists(path):
+            raise _missing(name, self.uri)
+        return self._read(path)
+
+    def exists(self, name: str) -> bool:
+        return bool(self._fs.exists(self._path(name)))
+
+    def write_spec(self, spec_json: str) -> None:
+        self._fs.makedirs(self._root, exist_ok=True)
+        with self._fs.open(f"{self._root}/{_SPEC_FILE}", "w") as stream:
+            stream.write(spec_json)
+
+    def read_spec(self) -> str:
+        with self._fs.open(f"{self._root}/{_SPEC_FILE}", "r") as stream:
+            return stream.read()
+
+    def record_failure(self, failure: NodeFailure) -> None:
+        path = self._path(failure.op_name, _ERRORS_DIR)
+        if self._fs.exists(path):  # the first record of a node wins (e.g. over "worker lost")
+            return
+        try:
+            pickled = cloudpickle.dumps(failure.exception) if failure.exception else None
+        except Exception:  # the exception itself does not pickle: keep its text
+            pickled = None
+        self._write(path, _StoredFailure(failure.portable(), pickled))
+
+    def failure(self, op_name: str) -> NodeFailure | None:
+        path = self._path(op_name, _ERRORS_DIR)
+        if not self._fs.exists(path):
+            return None
+        stored: _StoredFailure = self._read(path)
+        exception = None
+        if stored.pickled_exception is not None:
+            try:
+                exception = pickle.loads(stored.pickled_exception)
+            except Exception:  # e.g. __init__ arguments that differ from its args
+                exception = None
+        return replace(stored.record, exception=exception)
+
+    def remove(self) -> None:
+        if self._fs.exists(self._root):
+            self._fs.rm(self._root, recursive=True)
+
+
+def open_store(uri: str) -> RunStore:
+    """The store at ``uri``: the live store of this process, or a directory store.
+
+    Raises:
+        DagsterRunnerError: ``uri`` is a live store of another process (or of a run that ended).
+    """
+    if uri.startswith(LIVE_PREFIX):
+        store = _LIVE_STORES.get(uri)
+        if store is None:
+            raise DagsterRunnerError(
+                f"Run store {uri} lives in the memory of the kedro run process and cannot be "
+                "opened here: only executors whose nodes run in the driver use it."
+            )
+        return store
+    return DirectoryStore(uri)
