@@ -136,3 +136,19 @@ def test_a_failed_run_is_one_failed_mlflow_run_with_what_was_logged(
     (run,) = _runs(mlflow_python, project)
     assert run["status"] == "FAILED"  # set by the driver's on_pipeline_error, not a worker
     assert run["metrics"] == {"score": 18.0}  # logged by the node that ran before the failure
+
+
+def test_private_mlflow_attributes_exist_in_the_installed_release(mlflow_python: str) -> None:
+    """kedro_dagster_runner/_compat's MLflow entries resolve where kedro-mlflow is installed."""
+    probe = (
+        "from kedro_dagster_runner import _compat\n"
+        "for name, target in _compat.MLFLOW_ATTRIBUTES.items():\n"
+        "    assert _compat.resolve(target) is not None, name\n"
+        "assert isinstance(_compat.mlflow_active_run_stack(), list)\n"
+        "print(len(_compat.MLFLOW_ATTRIBUTES))\n"
+    )
+    result = subprocess.run(
+        [mlflow_python, "-c", probe], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip()) >= 1

@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the same symbols, for annotations
 __all__ = [  # the Dagster symbols resolve lazily through __getattr__
     "DAGSTER_SYMBOLS",
     "KEDRO_ATTRIBUTES",
+    "MLFLOW_ATTRIBUTES",
     "ActiveExecution",
     "EventLogEntry",
     "ExecutionPlan",
@@ -99,13 +100,16 @@ DAGSTER_SYMBOLS: Mapping[str, str] = {
     "DefaultRunCoordinator": "dagster._core.run_coordinator:DefaultRunCoordinator",
 }
 
-# Private attributes of Kedro and MLflow objects used below, for tests/test_compat.py.
+# Private attributes of Kedro classes used below (tests/test_compat.py checks them, and the
+# instance attributes on a real session); MLflow's, checked by integration/test_mlflow.py.
 KEDRO_ATTRIBUTES: Mapping[str, str] = {
     "KedroContext._get_catalog": "kedro.framework.context:KedroContext._get_catalog",
     "AbstractRunner._suggest_resume_scenario": (
         "kedro.runner:AbstractRunner._suggest_resume_scenario"
     ),
-    "mlflow.tracking.fluent._active_run_stack": "mlflow.tracking.fluent:_active_run_stack",
+}
+MLFLOW_ATTRIBUTES: Mapping[str, str] = {
+    "fluent._active_run_stack": "mlflow.tracking.fluent:_active_run_stack",
 }
 
 

@@ -45,21 +45,21 @@ __all__ = [
     "kind_named",
 ]
 
-KINDS: Mapping[str, ExecutorKind[Any]] = MappingProxyType(
-    {
-        kind.name: kind
-        for kind in (
-            in_process.KIND,
-            multiprocess.KIND,
-            dagster_in_process.KIND,
-            dagster_multiprocess.KIND,
-            dask.KIND,
-            celery.KIND,
-            docker.KIND,
-            k8s.KIND,
-        )
-    }
-)
+_REGISTRY: dict[str, ExecutorKind[Any]] = {
+    kind.name: kind
+    for kind in (
+        in_process.KIND,
+        multiprocess.KIND,
+        dagster_in_process.KIND,
+        dagster_multiprocess.KIND,
+        dask.KIND,
+        celery.KIND,
+        docker.KIND,
+        k8s.KIND,
+    )
+}
+KINDS: Mapping[str, ExecutorKind[Any]] = MappingProxyType(_REGISTRY)
+"""Every kind by name, in the order error messages list them (read-only)."""
 
 DEFAULT_KIND = in_process.KIND.name
 """The kind of ``runner.executor`` when dagster.yml names none."""
