@@ -7,10 +7,8 @@ Celery workers on a Redis broker and on a RabbitMQ broker (started with the plug
 
 from __future__ import annotations
 
-import glob
-import subprocess
-import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -62,17 +60,28 @@ def configure(
         worker.stop()
 
 
-def _helper_processes() -> set[str]:
-    """Pids and command lines of multiprocessing/dask helper processes on the machine."""
-    listing = subprocess.run(
-        ["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True
-    ).stdout
-    markers = ("multiprocessing.spawn", "multiprocessing.forkserver", "distributed")
-    return {line.strip() for line in listing.splitlines() if any(m in line for m in markers)}
+MARKER = "KDR_TEST_RUN"
 
 
-def _handoff_dirs() -> set[str]:
-    return set(glob.glob(f"{tempfile.gettempdir()}/kedro-dagster-handoff-*"))
+def _helper_processes(marker: str) -> set[str]:
+    """Live processes started by this test's run: they carry its marker in their environment
+    (pool workers, a local dask cluster), whoever their parent is now."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if f"{MARKER}={marker}".encode() in environ and state != "Z":
+            found.add(entry.name)
+    return found
+
+
+def _handoff_dirs(temp_root: Path) -> set[str]:
+    return {str(path) for path in temp_root.glob("kedro-dagster-handoff-*")}
 
 
 def test_example_outputs_equal_sequential_runner(
@@ -85,19 +94,24 @@ def test_example_outputs_equal_sequential_runner(
     reference = kedro_runner(reference_project, tmp_path)()
     assert reference.returncode == 0, reference.output
     executor = configure(project)
-    before = (_helper_processes(), _handoff_dirs())
+    marker, temp_root = uuid.uuid4().hex, tmp_path / "run-tmp"
+    temp_root.mkdir()
+    before = (_helper_processes(marker), _handoff_dirs(temp_root))
 
-    result = run("--runner", RUNNER, "--runner-params", f"executor={executor}")
+    result = run(
+        "--runner", RUNNER, "--runner-params", f"executor={executor}",
+        env={MARKER: marker, "TMPDIR": str(temp_root)},
+    )  # fmt: skip
 
     assert result.returncode == 0, result.output
     expected, actual = persisted_outputs(reference_project), persisted_outputs(project)
     assert len(expected) == 7
     assert actual == expected
     deadline = time.monotonic() + 15  # a local cluster may take a moment to exit
-    while _helper_processes() - before[0] and time.monotonic() < deadline:
+    while _helper_processes(marker) - before[0] and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _helper_processes() - before[0] == set(), "worker processes left behind"
-    assert _handoff_dirs() - before[1] == set(), "handoff data left behind"
+    assert _helper_processes(marker) - before[0] == set(), "worker processes left behind"
+    assert _handoff_dirs(temp_root) - before[1] == set(), "handoff data left behind"
 
 
 def test_node_hooks_fire_in_the_workers(

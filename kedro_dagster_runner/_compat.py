@@ -40,10 +40,11 @@ if TYPE_CHECKING:  # the same symbols, for annotations
     from dagster._core.launcher import RunLauncher, WorkerStatus
     from kedro.framework.context import KedroContext
     from kedro.framework.session import KedroSession
-    from kedro.io import AbstractDataset, CatalogProtocol
+    from kedro.io import AbstractDataset, CatalogProtocol, Version
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
     from kedro.runner import AbstractRunner
+    from mlflow import ActiveRun
     from pluggy import PluginManager
 
 __all__ = [  # the Dagster symbols resolve lazily through __getattr__
@@ -174,7 +175,7 @@ def dataset_filepath(dataset: AbstractDataset) -> str | None:
     return None if filepath is None else str(filepath)
 
 
-def dataset_version(dataset: AbstractDataset) -> Any:
+def dataset_version(dataset: AbstractDataset) -> Version | None:
     """A versioned dataset's ``Version(load, save)``, or ``None``."""
     return getattr(dataset, "_version", None)
 
@@ -222,7 +223,7 @@ def pool_processes(pool: ProcessPoolExecutor) -> list[BaseProcess]:
 # MLflow ---------------------------------------------------------------------------------------
 
 
-def mlflow_active_run_stack() -> list[Any]:
+def mlflow_active_run_stack() -> list[ActiveRun]:
     """This thread's active-run stack of MLflow's fluent API (a context variable in MLflow 3,
     a plain list before); MLflow has no public handle on it."""
     from mlflow.tracking import fluent

@@ -19,10 +19,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from kedro_dagster_runner import _compat
+
+if TYPE_CHECKING:
+    from mlflow.entities import Run
 
 
 def driver_run() -> tuple[str | None, str | None]:
@@ -70,11 +73,11 @@ def attached(run_id: str | None, tracking_uri: str | None) -> Iterator[None]:
         _detach(run_id)
 
 
-_RUNS: dict[str, Any] = {}  # run id -> mlflow Run, fetched once per process
+_RUNS: dict[str, Run] = {}  # run id -> mlflow Run, fetched once per process
 _FETCH_ATTEMPTS = 5
 
 
-def _run(run_id: str, tracking_uri: str | None) -> Any:
+def _run(run_id: str, tracking_uri: str | None) -> Run:
     """The ``Run`` of ``run_id``; read once per process, retried a few times because a file
     store being written by other workers can briefly show a half-created metric file."""
     run = _RUNS.get(run_id)

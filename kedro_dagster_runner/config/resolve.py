@@ -96,17 +96,7 @@ def resolve_config(
         ConfigError: The file or an override is invalid, names an unknown executor, or asks for
             an executor whose package is not installed (:class:`MissingExtraError`).
     """
-    raw = {key: value for key, value in (raw or {}).items() if key not in IGNORED_SECTIONS}
-    try:
-        parsed = DagsterFileModel.model_validate(raw)
-    except ValidationError as exc:
-        allowed = "executors, runner (ignored: " + ", ".join(IGNORED_SECTIONS) + ")"
-        raise _fail(
-            source,
-            f"{_format_validation_error(exc, '')}\n  allowed top-level keys: {allowed}; "
-            f"allowed runner keys: {', '.join(sorted(RUNNER_KEYS))}",
-        ) from None
-
+    parsed = _parse_file(raw, source)
     overrides = dict(overrides or {})
     runner_overrides = {k: v for k, v in overrides.items() if k in RUNNER_KEYS}
     option_overrides = {k: v for k, v in overrides.items() if k not in RUNNER_KEYS}
@@ -116,20 +106,48 @@ def resolve_config(
         raise _fail(
             f"{source} (runner section) or --runner-params", _format_validation_error(exc, "runner")
         ) from None
-
     declared = {
         name: _parse_executor_entry(name, entry, source) for name, entry in parsed.executors.items()
     }
-    if runner.executor in declared:
-        kind, options = declared[runner.executor]
-        key_path = f"executors.{runner.executor}.{kind}"
-    elif runner.executor in KINDS:
-        kind, options, key_path = runner.executor, {}, f"runner.executor ({runner.executor})"
+    executor = _choose_executor(runner.executor, declared, option_overrides, source)
+    return ResolvedConfig(
+        runner=runner,
+        executor=executor,
+        launcher=_resolve_launcher(runner, executor, declared, source),
+    )
+
+
+def _parse_file(raw: Mapping[str, Any] | None, source: str) -> DagsterFileModel:
+    """The sections DagsterRunner reads, validated (kedro-dagster's own sections dropped)."""
+    raw = {key: value for key, value in (raw or {}).items() if key not in IGNORED_SECTIONS}
+    try:
+        return DagsterFileModel.model_validate(raw)
+    except ValidationError as exc:
+        allowed = "executors, runner (ignored: " + ", ".join(IGNORED_SECTIONS) + ")"
+        raise _fail(
+            source,
+            f"{_format_validation_error(exc, '')}\n  allowed top-level keys: {allowed}; "
+            f"allowed runner keys: {', '.join(sorted(RUNNER_KEYS))}",
+        ) from None
+
+
+def _choose_executor(
+    name: str,
+    declared: Mapping[str, tuple[str, object]],
+    option_overrides: Mapping[str, Any],
+    source: str,
+) -> ExecutorChoice:
+    """``runner.executor`` (a declared name or a bare kind) with its options validated."""
+    if name in declared:
+        kind, options = declared[name]
+        key_path = f"executors.{name}.{kind}"
+    elif name in KINDS:
+        kind, options, key_path = name, {}, f"runner.executor ({name})"
     else:
         names = ", ".join([*declared, *KINDS])
         raise _fail(
             source,
-            f"  runner.executor: '{runner.executor}' is neither an executor defined under "
+            f"  runner.executor: '{name}' is neither an executor defined under "
             f"'executors' nor a known kind; allowed: {names}",
         )
     if options is not None and not isinstance(options, Mapping):
@@ -138,12 +156,7 @@ def resolve_config(
     where = f"{source} + --runner-params" if option_overrides else source
     validated = _validate_options(kind, merged_options, key_path, where)
     kind_named(kind).ensure_installed()
-    executor = ExecutorChoice(name=runner.executor, kind=kind, options=validated)
-    return ResolvedConfig(
-        runner=runner,
-        executor=executor,
-        launcher=_resolve_launcher(runner, executor, declared, source),
-    )
+    return ExecutorChoice(name=name, kind=kind, options=validated)
 
 
 def _resolve_launcher(

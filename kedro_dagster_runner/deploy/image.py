@@ -49,6 +49,7 @@ DEFAULT_EXTRAS = (
 )
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 LABEL = "org.kedro-dagster-runner"
+DOCKER_CLI = "docker"  # the Docker command-line client
 
 # Never copied from a project or runner checkout into the image.
 _ALWAYS_IGNORED = {
@@ -113,21 +114,7 @@ def build_project_image(
             constraints=constraints,
         )
         all_labels = {f"{LABEL}.project": _package_name(project_path), **(labels or {})}
-        command = [
-            "docker",
-            "build",
-            "--network",
-            "host",
-            "--build-arg",
-            f"BASE_IMAGE={base_image}",
-            "--tag",
-            tag,
-            "--file",
-            str(context / "Dockerfile"),
-        ]
-        for key, value in all_labels.items():
-            command += ["--label", f"{key}={value}"]
-        command.append(str(context))
+        command = _build_command(context, tag, base_image, all_labels)
         # The classic builder: BuildKit would need buildx and a network.host entitlement.
         env = {**os.environ, "DOCKER_BUILDKIT": "0"}
         result = subprocess.run(
@@ -142,6 +129,16 @@ def build_project_image(
                 f"(exit {result.returncode}):\n{output[-4000:]}"
             )
     return tag
+
+
+def _build_command(context: Path, tag: str, base_image: str, labels: dict[str, str]) -> list[str]:
+    """``docker build`` on the host network only (never Docker's bridge network)."""
+    command = [DOCKER_CLI, "build", "--network", "host"]
+    command += ["--build-arg", f"BASE_IMAGE={base_image}", "--tag", tag]
+    command += ["--file", str(context / "Dockerfile")]
+    for key, value in labels.items():
+        command += ["--label", f"{key}={value}"]
+    return [*command, str(context)]
 
 
 def prepare_context(

@@ -155,6 +155,19 @@ def plan_run(
     return RunPlan(spec, store, temporary_root, in_driver)
 
 
+def _project_spec(driver: DriverContext) -> ProjectSpec:
+    """How workers rebuild the driver's project: what the session was created with."""
+    return ProjectSpec(
+        project_path=driver.project_path,
+        package_name=driver.package_name,
+        env=driver.env,
+        conf_source=driver.conf_source,
+        runtime_params=driver.runtime_params,
+        pipeline_names=driver.pipeline_names,
+        load_versions=driver.load_versions,
+    )
+
+
 def _spec(
     pipeline: Pipeline,
     catalog: CatalogProtocol,
@@ -167,17 +180,6 @@ def _spec(
 ) -> RunSpec:
     op_names = unique_op_names(node.name for node in pipeline.nodes)
     pipeline_names = (driver.pipeline_names if driver else None) or ["__default__"]
-    project = None
-    if driver is not None:
-        project = ProjectSpec(
-            project_path=driver.project_path,
-            package_name=driver.package_name,
-            env=driver.env,
-            conf_source=driver.conf_source,
-            runtime_params=driver.runtime_params,
-            pipeline_names=driver.pipeline_names,
-            load_versions=driver.load_versions,
-        )
     tags = run_tags(
         run_id,
         driver.effective_env if driver else None,
@@ -210,7 +212,7 @@ def _spec(
             for name in pipeline.datasets()
             if not is_parameter(name) and not needs_handoff(name, catalog)
         ),
-        project=project,
+        project=_project_spec(driver) if driver is not None else None,
         is_async=is_async,
         tags=tags,
         handoff_owned_by_run=unfollowed and run_cleans_up,

@@ -1,0 +1,149 @@
+"""The executor-kind registry: what each kind declares, and a kind added as one module + one entry.
+
+The ``threads`` kind below is the worked example of docs/architecture.md ("Adding an executor
+kind"): a module defining the kind, plus its line in the registry (here, ``monkeypatch``).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import ClassVar
+
+import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.pipeline import Pipeline, node
+
+from kedro_dagster_runner import DagsterRunner, executors
+from kedro_dagster_runner.config import resolve_config
+from kedro_dagster_runner.errors import ConfigError
+from kedro_dagster_runner.executors import KINDS, InstanceNeed, NodesRun, RunContext, kind_named
+from kedro_dagster_runner.executors.launcher import NodeLauncher
+from kedro_dagster_runner.executors.options import ConcurrentOptions
+from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
+from kedro_dagster_runner.spec import NodeSpec, RunSpec
+from kedro_dagster_runner.workers.outcome import StepOutcome
+from kedro_dagster_runner.workers.step import run_step
+
+# --- the example kind: nodes on a thread pool of the kedro run process ---------------------
+
+
+class ThreadsOptions(ConcurrentOptions):
+    """Nodes on threads of the kedro run process."""
+
+
+class ThreadLauncher(NodeLauncher):
+    def __init__(self, spec: RunSpec, options: ThreadsOptions) -> None:
+        super().__init__(spec, max_concurrent=options.max_concurrent or 4)
+        self._pool = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="kedro-node")
+        self._futures: dict[Future[StepOutcome], str] = {}
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _start(self, op_name: str) -> None:
+        self._futures[self._pool.submit(run_step, self._spec, op_name)] = op_name
+
+    def running(self) -> int:
+        return len(self._futures)
+
+    def finished(self, timeout: float) -> list[StepOutcome]:
+        done, _ = wait(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            del self._futures[future]
+        return [future.result() for future in done]
+
+
+class ThreadsKind(PackageExecutorKind[ThreadsOptions]):
+    name = "threads"
+    description = "nodes on threads of the kedro run process"
+    options_model = ThreadsOptions
+    nodes_run: ClassVar[NodesRun] = NodesRun.DRIVER
+
+    def make_launcher(self, spec: RunSpec, options: ThreadsOptions) -> NodeLauncher:
+        return ThreadLauncher(spec, options)
+
+
+# --- tests ------------------------------------------------------------------------------------
+
+THREADS_SEEN: dict[str, str] = {}
+
+
+def _traced(name: str):
+    def function(value: int) -> int:
+        THREADS_SEEN[name] = threading.current_thread().name
+        return value + 1
+
+    function.__name__ = name
+    return function
+
+
+@pytest.fixture
+def threads_kind(monkeypatch: pytest.MonkeyPatch) -> ThreadsKind:
+    kind = ThreadsKind()
+    monkeypatch.setitem(executors._REGISTRY, kind.name, kind)  # the registry line
+    return kind
+
+
+def test_a_kind_added_as_a_module_and_a_registry_entry_runs_a_pipeline(
+    threads_kind: ThreadsKind,
+) -> None:
+    THREADS_SEEN.clear()
+    pipeline = Pipeline(
+        [
+            node(_traced("left"), "seed", "a", name="left"),
+            node(_traced("right"), "seed", "b", name="right"),
+            node(lambda a, b: a + b, ["a", "b"], "total", name="join"),
+        ]
+    )
+    catalog = DataCatalog({"seed": MemoryDataset(1)})
+
+    result = DagsterRunner(executor="threads", max_concurrent=2).run(pipeline, catalog)
+
+    assert result["total"].load() == 4
+    assert set(THREADS_SEEN) == {"left", "right"}
+    assert all(name.startswith("kedro-node") for name in THREADS_SEEN.values())
+
+
+def test_an_added_kind_is_validated_and_listed_like_the_others(threads_kind: ThreadsKind) -> None:
+    assert resolve_config({"runner": {"executor": "threads"}}).executor.kind == "threads"
+    with pytest.raises(ConfigError, match=r"executors\.t\.threads\.max_concurrent"):
+        resolve_config(
+            {"executors": {"t": {"threads": {"max_concurrent": 0}}}, "runner": {"executor": "t"}}
+        )
+    with pytest.raises(ConfigError, match="threads") as error:
+        resolve_config({"runner": {"executor": "warp"}})
+    assert "allowed:" in str(error.value)
+
+
+def test_every_kind_declares_what_the_package_asks_of_it() -> None:
+    assert list(KINDS) == [
+        "in_process",
+        "multiprocess",
+        "dagster_in_process",
+        "dagster_multiprocess",
+        "dask",
+        "celery",
+        "docker",
+        "k8s",
+    ]
+    spec = RunSpec("r", "kedro_default", [NodeSpec("n", "n", [], [])], "x", handoff_uri="/tmp/s")
+    for name, kind in KINDS.items():
+        assert kind.name == name and kind.description
+        defaults = kind.options_model.model_fields
+        assert "retries" in defaults, name
+        if kind.launches_runs:
+            assert kind.instance_need is InstanceNeed.SHARED, name
+        if kind.nodes_run is NodesRun.DRIVER:
+            assert kind.instance_need is InstanceNeed.ANY, name
+        if "image" not in defaults:  # container kinds need an image; the others run bare
+            options = kind.parse({}).model_dump(exclude_none=True)
+            config = kind.run_config(options, spec, RunContext())
+            assert isinstance(config, dict), name
+
+
+def test_only_container_kinds_launch_runs_and_name_a_run_launcher() -> None:
+    launching = {name for name, kind in KINDS.items() if kind.launches_runs}
+    assert launching == {"docker", "k8s"}
+    with pytest.raises(ConfigError, match="cannot launch runs"):
+        kind_named("multiprocess").run_launcher({}, None, RunContext())  # type: ignore[arg-type]

@@ -1,0 +1,112 @@
+"""The run store carries the spec and node failures; executor secrets stay out of run config."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from kedro_dagster_runner.config import resolve_config
+from kedro_dagster_runner.errors import ConfigError, RemoteNodeError
+from kedro_dagster_runner.executors import RunContext, kind_named
+from kedro_dagster_runner.executors.base import resolve_env_references
+from kedro_dagster_runner.spec import NodeSpec, RunSpec
+from kedro_dagster_runner.workers.outcome import NodeFailure, StepOutcome
+from kedro_dagster_runner.workers.runtime import NodeRuntime
+from kedro_dagster_runner.workers.store import DirectoryStore, create_live_store, open_store
+
+
+class CodedError(Exception):
+    """Pickles, but its __init__ does not take its args back: unpickling raises TypeError."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"[{code}] {message}")
+
+
+def _raise(error: BaseException) -> BaseException:
+    try:
+        raise error
+    except BaseException as raised:
+        return raised
+
+
+def test_a_failure_record_survives_an_exception_that_does_not_unpickle(tmp_path: Path) -> None:
+    error = _raise(CodedError(7, "bad row"))
+    with pytest.raises(TypeError):
+        pickle.loads(pickle.dumps(error))
+    store = DirectoryStore(str(tmp_path / "run"))
+
+    store.record_failure(NodeFailure.from_exception("load", error))
+    store.record_failure(NodeFailure.worker_lost("load", "later, from the orchestrator"))
+
+    record = store.failure("load")
+    assert record is not None and record.exception is None
+    assert record.exception_class == f"{__name__}.CodedError"
+    assert record.message == "[7] bad row"
+    assert "raise error" in record.traceback
+    stand_in = record.stand_in()
+    assert isinstance(stand_in, RemoteNodeError) and "CodedError: [7] bad row" in str(stand_in)
+    assert store.failure("other") is None
+
+
+def test_a_picklable_exception_comes_back_with_its_type(tmp_path: Path) -> None:
+    store = DirectoryStore(str(tmp_path / "run"))
+    store.record_failure(NodeFailure.from_exception("n", _raise(KeyError("missing"))))
+
+    record = store.failure("n")
+    assert isinstance(record.exception, KeyError) and record.exception.args == ("missing",)
+
+
+def test_the_live_store_keeps_the_exception_object_and_is_reachable_by_uri() -> None:
+    runtime = NodeRuntime(nodes={}, catalog=None, hook_manager=None)  # type: ignore[arg-type]
+    store = create_live_store("2026-01-01T00.00.00.000Z", runtime)
+    error = _raise(CodedError(1, "x"))
+    try:
+        store.write_spec("{}")
+        store.record_failure(NodeFailure.from_exception("n", error))
+
+        assert open_store(store.uri) is store
+        assert store.failure("n").exception is error
+    finally:
+        store.remove()
+    with pytest.raises(Exception, match="lives in the memory of the kedro run process"):
+        open_store(store.uri)
+
+
+def test_outcomes_cross_processes_as_json_without_the_exception() -> None:
+    failure = NodeFailure.from_exception("n", _raise(ValueError("no")))
+    outcome = StepOutcome("n", 12.5, failure, logs=[(20, "hello")])
+
+    back = StepOutcome.from_json_dict(outcome.to_json_dict())
+
+    assert back.failure == failure.portable() and back.failure.exception is None
+    assert back.logs == [(20, "hello")] and back.duration_ms == 12.5
+    info = back.failure.error_info()
+    assert info.cls_name == "ValueError" and "ValueError: no" in info.to_string()
+
+
+def test_broker_passwords_reach_the_executor_by_environment_not_run_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broker = "amqp://guest:s3cret@127.0.0.1:5672//"
+    options = resolve_config(
+        {"runner": {"executor": "celery"}}, {"broker": broker}
+    ).executor.options
+    kind = kind_named("celery")
+    spec = RunSpec("r", "kedro_default", [NodeSpec("n", "n", [], [])], "celery", handoff_uri="/s")
+
+    run_config = kind.run_config(options, spec, RunContext())
+    secrets = kind.secret_variables(options)
+
+    assert "s3cret" not in repr(run_config)
+    assert run_config["broker"] == {"env": "KEDRO_DAGSTER_CELERY_BROKER"}
+    assert run_config["backend"] == "redis://127.0.0.1:6379/1"  # no credentials: kept as is
+    assert secrets == {"KEDRO_DAGSTER_CELERY_BROKER": broker}
+    monkeypatch.delenv("KEDRO_DAGSTER_CELERY_BROKER", raising=False)
+    with pytest.raises(ConfigError, match="KEDRO_DAGSTER_CELERY_BROKER, which is not set"):
+        resolve_env_references(run_config, "celery")
+    monkeypatch.setenv("KEDRO_DAGSTER_CELERY_BROKER", broker)
+    assert resolve_env_references(run_config, "celery")["broker"] == broker
+    assert os.environ["KEDRO_DAGSTER_CELERY_BROKER"] == broker
