@@ -103,3 +103,16 @@ def test_in_process_runs_need_no_pickling(kedro_demo: KedroRunner) -> None:
 
     assert run.returncode == 0, run.output
     assert run.nodes_run() == ["double", "make_lock", "use_lock"]
+
+
+def test_a_killed_worker_fails_its_node_naming_the_lost_worker(kedro_demo: KedroRunner) -> None:
+    run = kedro_demo("--runner", RUNNER, "--env", "mp", "--pipelines", "dying")
+
+    assert run.returncode != 0
+    assert "Node 'die' failed: WorkerLostError: The worker process running step 'die' died" in (
+        run.output.replace("\n", " ")
+    )
+    assert '--from-nodes "die"' in run.output
+    assert run.calls("on_node_error") == []  # the process died before Kedro could report
+    (pipeline_error,) = run.calls("on_pipeline_error")
+    assert pipeline_error["pid"] == run.driver_pid

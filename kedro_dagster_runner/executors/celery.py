@@ -12,10 +12,9 @@ import contextlib
 import os
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import Field, PositiveFloat, field_validator
+from pydantic import Field, PositiveFloat, ValidationInfo, field_validator
 
 from kedro_dagster_runner.errors import ConfigError, DagsterRunnerError
 from kedro_dagster_runner.executors.base import Extra, NodesRun
@@ -49,18 +48,12 @@ class CeleryOptions(ConcurrentOptions):
     poll_interval: PositiveFloat = 0.02
     worker_check_timeout: PositiveFloat = 2.0
 
-    @field_validator("broker")
+    @field_validator("broker", "backend")
     @classmethod
-    def _broker_scheme(cls, value: str) -> str:
-        if not value.startswith(_BROKER_SCHEMES):
-            raise ValueError(f"expected a URL starting with one of {', '.join(_BROKER_SCHEMES)}")
-        return value
-
-    @field_validator("backend")
-    @classmethod
-    def _backend_scheme(cls, value: str) -> str:
-        if not value.startswith(_BACKEND_SCHEMES):
-            raise ValueError(f"expected a URL starting with one of {', '.join(_BACKEND_SCHEMES)}")
+    def _scheme(cls, value: str, info: ValidationInfo) -> str:
+        schemes = _BROKER_SCHEMES if info.field_name == "broker" else _BACKEND_SCHEMES
+        if not value.startswith(schemes):
+            raise ValueError(f"expected a URL starting with one of {', '.join(schemes)}")
         return value
 
     def all_queues(self) -> list[str]:
@@ -113,12 +106,7 @@ class CeleryLauncher(NodeLauncher):
                 f"--queues {','.join(missing)}"
             )
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         for result in self._results.values():
             result.revoke()
         self._results.clear()

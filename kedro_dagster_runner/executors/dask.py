@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from types import TracebackType
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from kedro_dagster_runner.executors.base import Extra, NodesRun
-from kedro_dagster_runner.executors.launcher import NodeLauncher
+from kedro_dagster_runner.executors.launcher import FutureLauncher, NodeLauncher
 from kedro_dagster_runner.executors.options import ConcurrentOptions
 from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
 from kedro_dagster_runner.spec import RunSpec
@@ -25,7 +24,6 @@ from kedro_dagster_runner.workers.step import run_published_step
 if TYPE_CHECKING:
     from distributed import Client, Future, LocalCluster
 
-    from kedro_dagster_runner.workers.outcome import StepOutcome
 
 UNLIMITED = 10_000
 
@@ -46,7 +44,7 @@ class DaskOptions(ConcurrentOptions):
     connect_timeout: PositiveFloat = 30.0
 
 
-class DaskLauncher(NodeLauncher):
+class DaskLauncher(FutureLauncher):
     """Submits one dask task per node."""
 
     def __init__(self, spec: RunSpec, options: DaskOptions) -> None:
@@ -54,7 +52,6 @@ class DaskLauncher(NodeLauncher):
         self._options = options
         self._client: Client | None = None
         self._cluster: LocalCluster | None = None
-        self._futures: dict[Future, str] = {}
 
     def __enter__(self) -> DaskLauncher:
         from distributed import Client, LocalCluster
@@ -77,12 +74,7 @@ class DaskLauncher(NodeLauncher):
             self._client = Client(self._cluster)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         client, self._client = self._client, None
         if client is not None:
             if self._futures:
@@ -91,40 +83,27 @@ class DaskLauncher(NodeLauncher):
         if self._cluster is not None:
             self._cluster.close()
 
-    def _start(self, op_name: str) -> None:
+    def _submit(self, op_name: str) -> Future:
         if self._client is None:
             raise RuntimeError("DaskLauncher.launch called outside its with block")
-        future = self._client.submit(
+        return self._client.submit(
             run_published_step,
             self._spec.handoff_uri,
             op_name,
             key=f"kedro-{op_name}-{uuid.uuid4().hex[:8]}",
             pure=False,
         )
-        self._futures[future] = op_name
 
-    def running(self) -> int:
-        return len(self._futures)
-
-    def finished(self, timeout: float) -> list[StepOutcome]:
+    def _wait(self, futures: list[Future], timeout: float) -> set[Future]:
         from distributed import wait
 
-        if not self._futures:
-            return []
         try:
-            done, _ = wait(list(self._futures), timeout=timeout, return_when="FIRST_COMPLETED")
+            return wait(futures, timeout=timeout, return_when="FIRST_COMPLETED").done
         except TimeoutError:
-            return []
-        outcomes = []
-        for future in done:
-            op_name = self._futures.pop(future)
-            try:
-                outcomes.append(future.result())
-            except Exception as error:  # the task never ran to completion (e.g. KilledWorker)
-                outcomes.append(
-                    self.worker_lost(op_name, f"dask could not run step '{op_name}': {error!r}")
-                )
-        return outcomes
+            return set()
+
+    def _lost(self, op_name: str, error: Exception) -> str:
+        return f"dask could not run step '{op_name}': {error!r}"  # e.g. KilledWorker
 
 
 class DaskKind(PackageExecutorKind[DaskOptions]):

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Hashable, Iterable
 from types import TracebackType
+from typing import Protocol
 
 from kedro_dagster_runner.spec import RunSpec
 from kedro_dagster_runner.workers.outcome import NodeFailure, StepOutcome
@@ -71,3 +73,48 @@ class NodeLauncher(ABC):
         failure = NodeFailure.worker_lost(op_name, message)
         record_failure(self._spec, failure)
         return StepOutcome(op_name, self.elapsed_ms(op_name), failure.portable())
+
+
+class OutcomeFuture(Hashable, Protocol):
+    """A submitted node: a ``concurrent.futures`` or a dask future of its outcome."""
+
+    def result(self) -> StepOutcome: ...
+
+
+class FutureLauncher(NodeLauncher):
+    """A launcher whose nodes are futures (a process pool, dask tasks): it waits on them and turns
+    a future that raised instead of returning an outcome into a lost-worker outcome."""
+
+    def __init__(self, spec: RunSpec, max_concurrent: int) -> None:
+        super().__init__(spec, max_concurrent)
+        self._futures: dict[OutcomeFuture, str] = {}
+
+    @abstractmethod
+    def _submit(self, op_name: str) -> OutcomeFuture:
+        """Submit the node of ``op_name``; the future of its outcome."""
+
+    @abstractmethod
+    def _wait(self, futures: list[OutcomeFuture], timeout: float) -> Iterable[OutcomeFuture]:
+        """The futures among ``futures`` that are done, waiting up to ``timeout`` s for one."""
+
+    @abstractmethod
+    def _lost(self, op_name: str, error: Exception) -> str:
+        """What to tell about a node whose future raised ``error``."""
+
+    def _start(self, op_name: str) -> None:
+        self._futures[self._submit(op_name)] = op_name
+
+    def running(self) -> int:
+        return len(self._futures)
+
+    def finished(self, timeout: float) -> list[StepOutcome]:
+        if not self._futures:
+            return []
+        outcomes = []
+        for future in self._wait(list(self._futures), timeout):
+            op_name = self._futures.pop(future)
+            try:
+                outcomes.append(future.result())
+            except Exception as error:  # the worker never returned the node's outcome
+                outcomes.append(self.worker_lost(op_name, self._lost(op_name, error)))
+        return outcomes

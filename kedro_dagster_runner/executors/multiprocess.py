@@ -12,14 +12,13 @@ import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from types import TracebackType
 from typing import ClassVar, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
 from kedro_dagster_runner import _compat
 from kedro_dagster_runner.executors.base import NodesRun
-from kedro_dagster_runner.executors.launcher import NodeLauncher
+from kedro_dagster_runner.executors.launcher import FutureLauncher, NodeLauncher
 from kedro_dagster_runner.executors.options import ConcurrentOptions, unpack_start_method
 from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
 from kedro_dagster_runner.spec import RunSpec
@@ -56,7 +55,7 @@ def _init_pool_worker(store_uri: str) -> None:
         runtime_for(spec_at(store_uri))
 
 
-class PoolLauncher(NodeLauncher):
+class PoolLauncher(FutureLauncher):
     """A pool of long-lived local worker processes for one run."""
 
     def __init__(self, spec: RunSpec, options: MultiprocessOptions) -> None:
@@ -64,7 +63,6 @@ class PoolLauncher(NodeLauncher):
         self._start_method = options.start_method
         self._preload = (*FORKSERVER_PRELOAD, *(options.preload_modules or ()))
         self._pool: ProcessPoolExecutor | None = None
-        self._futures: dict[Future[StepOutcome], str] = {}
 
     def __enter__(self) -> PoolLauncher:
         context = multiprocessing.get_context(self._start_method)
@@ -78,12 +76,7 @@ class PoolLauncher(NodeLauncher):
         )
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -92,35 +85,22 @@ class PoolLauncher(NodeLauncher):
                 process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
 
-    def _start(self, op_name: str) -> None:
+    def _submit(self, op_name: str) -> Future[StepOutcome]:
         if self._pool is None:
             raise RuntimeError("PoolLauncher.launch called outside its with block")
-        future = self._pool.submit(run_published_step, self._spec.handoff_uri, op_name)
-        self._futures[future] = op_name
+        return self._pool.submit(run_published_step, self._spec.handoff_uri, op_name)
 
-    def running(self) -> int:
-        return len(self._futures)
+    def _wait(self, futures: list[Future[StepOutcome]], timeout: float) -> set[Future[StepOutcome]]:
+        return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED).done
 
-    def finished(self, timeout: float) -> list[StepOutcome]:
-        if not self._futures:
-            return []
-        done, _ = wait(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
-        outcomes = []
-        for future in done:
-            op_name = self._futures.pop(future)
-            try:
-                outcomes.append(future.result())
-            except BrokenProcessPool:
-                outcomes.append(
-                    self.worker_lost(
-                        op_name,
-                        f"The worker process running step '{op_name}' died unexpectedly "
-                        "(killed, out of memory, a crash in native code, or it could not start "
-                        "because the driver's __main__ module cannot be imported, e.g. under "
-                        "`python -c`); the pool cannot go on.",
-                    )
-                )
-        return outcomes
+    def _lost(self, op_name: str, error: Exception) -> str:
+        if not isinstance(error, BrokenProcessPool):
+            return f"The worker process running step '{op_name}' sent no outcome: {error!r}"
+        return (
+            f"The worker process running step '{op_name}' died unexpectedly (killed, out of "
+            "memory, a crash in native code, or it could not start because the driver's "
+            "__main__ module cannot be imported, e.g. under `python -c`); the pool cannot go on."
+        )
 
 
 class MultiprocessKind(PackageExecutorKind[MultiprocessOptions]):

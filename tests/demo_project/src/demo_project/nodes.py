@@ -54,6 +54,15 @@ def wait_for_release(values: list[int]) -> int:
     return len(values)
 
 
+def die(values: list[int]) -> list[int]:
+    """Kill the process running the node, as the OOM killer would."""
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+    return values
+
+
 def explode(values: list[int]) -> list[int]:
     raise ValueError(f"explode refused {len(values)} values")
 

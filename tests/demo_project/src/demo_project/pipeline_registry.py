@@ -53,6 +53,12 @@ def register_pipelines() -> dict[str, Pipeline]:
             node(n.make_report, "summary", "report", name="make_report"),
         ]
     )
+    dying = Pipeline(
+        [
+            node(n.double, ["numbers", "params:factor"], "partial", name="double_partial"),
+            node(n.die, "partial", "dead", name="die"),
+        ]
+    )
     lock_input = Pipeline([node(n.use_lock, "lock_input", "used", name="use_lock_input")])
     waiting = Pipeline([node(n.wait_for_release, "numbers", "released", name="wait_for_release")])
     return {
@@ -62,4 +68,5 @@ def register_pipelines() -> dict[str, Pipeline]:
         "lock_input": lock_input,
         "flaky": flaky,
         "waiting": waiting,
+        "dying": dying,
     }
