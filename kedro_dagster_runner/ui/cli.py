@@ -13,21 +13,30 @@ def commands() -> None:
     """Commands of kedro-dagster-runner."""
 
 
-@commands.group(name="dagster-runner")
+class _WithExecutorCommands(click.Group):
+    """A group that also offers the commands of the executor kinds (e.g. the celery kind's
+    worker), loaded only when a ``dagster-runner`` command is looked up: Kedro imports this
+    module for every ``kedro`` command."""
+
+    def _kind_commands(self) -> dict[str, click.Command]:
+        from kedro_dagster_runner.executors import KINDS
+
+        return {
+            command.name or "": command
+            for kind in KINDS.values()
+            for command in kind.cli_commands()
+        }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._kind_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._kind_commands().get(cmd_name)
+
+
+@commands.group(name="dagster-runner", cls=_WithExecutorCommands)
 def dagster_runner() -> None:
     """Run Kedro projects on Dagster: helper commands."""
-
-
-def _add_executor_commands() -> None:
-    """Commands of the executor kinds (e.g. a worker to start for the celery kind)."""
-    from kedro_dagster_runner.executors import KINDS
-
-    for kind in KINDS.values():
-        for command in kind.cli_commands():
-            dagster_runner.add_command(command)
-
-
-_add_executor_commands()
 
 
 def _ui_home(project_path: Path, env: str | None) -> tuple[Path, dict[str, str]]:
