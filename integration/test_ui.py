@@ -176,12 +176,18 @@ def test_failed_run_is_reexecuted_from_the_failure_through_the_ui(
     location = graphql(
         url, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
     )["workspaceOrError"]["locationEntries"][0]["name"]
+    parent_config = graphql(  # the UI re-executes with the parent run's run config
+        url,
+        "query ($id: ID!) { runOrError(runId: $id) { ... on Run { runConfigYaml } } }",
+        {"id": parent["runId"]},
+    )["runOrError"]["runConfigYaml"]
     params = {
         "selector": {
             "repositoryLocationName": location,
             "repositoryName": "__repository__",
             "pipelineName": "kedro_flaky",
         },
+        "runConfigData": parent_config,
         "stepKeys": ["flaky", "make_report"],
         "executionMetadata": {
             "parentRunId": parent["runId"],

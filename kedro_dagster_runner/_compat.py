@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the same symbols, for annotations
     from dagster._core.execution.plan.outputs import StepOutputData, StepOutputHandle
     from dagster._core.execution.plan.plan import ExecutionPlan
     from dagster._core.execution.retries import RetryMode
+    from dagster._core.executor.in_process import InProcessExecutor
     from dagster._core.launcher import RunLauncher, WorkerStatus
     from kedro.framework.context import KedroContext
     from kedro.framework.session import KedroSession
@@ -54,6 +55,7 @@ __all__ = [  # the Dagster symbols resolve lazily through __getattr__
     "ActiveExecution",
     "EventLogEntry",
     "ExecutionPlan",
+    "InProcessExecutor",
     "PlanOrchestrationContext",
     "ReconstructableJob",
     "RetryMode",
@@ -90,6 +92,7 @@ DAGSTER_SYMBOLS: Mapping[str, str] = {
     "PlanOrchestrationContext": "dagster._core.execution.context.system:PlanOrchestrationContext",
     "EventLogEntry": "dagster._core.events.log:EventLogEntry",
     "execute_run_iterator": "dagster._core.execution.api:execute_run_iterator",
+    "InProcessExecutor": "dagster._core.executor.in_process:InProcessExecutor",
     "InstanceRef": "dagster._core.instance.ref:InstanceRef",
     "ReconstructableJob": "dagster._core.definitions.reconstruct:ReconstructableJob",
     "RunLauncher": "dagster._core.launcher:RunLauncher",

@@ -104,8 +104,8 @@ class DagsterRunner(AbstractRunner):
                 "not read: is 'kedro-dagster-runner' in DISABLE_HOOKS_FOR_PLUGINS (settings.py)?"
             )
         config = self.resolve_config(driver)
-        check_environment(config)
         provide_instance_secrets(config.runner.instance, driver.config_loader if driver else None)
+        check_environment(config)
         run_id = run_id or generate_timestamp()
         plan = plan_run(pipeline, catalog, hook_manager, config, driver, run_id, self._is_async)
         path = self._path(config, plan, pipeline, catalog)

@@ -38,8 +38,9 @@ def test_a_failure_record_survives_an_exception_that_does_not_unpickle(tmp_path:
         pickle.loads(pickle.dumps(error))
     store = DirectoryStore(str(tmp_path / "run"))
 
-    store.record_failure(NodeFailure.from_exception("load", error))
-    store.record_failure(NodeFailure.worker_lost("load", "later, from the orchestrator"))
+    store.record_failure(NodeFailure.from_exception("load", _raise(ValueError("attempt 1"))))
+    store.record_failure(NodeFailure.from_exception("load", error))  # the last attempt's wins
+    store.record_failure(NodeFailure.worker_lost("load", "later"), replace=False)
 
     record = store.failure("load")
     assert record is not None and record.exception is None

@@ -396,10 +396,7 @@ class K8sEmulator:
             thread.join(timeout=10)
         for thread in list(self._teardowns):
             thread.join(timeout=self.max_grace_seconds + 5)
-        client = self._docker()
-        for container in client.containers.list(
-            all=True, filters={"label": f"{EMULATOR_LABEL}={self.server_id}"}
-        ):
+        for container in self.containers():
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True)
         if self._state_root is not None:
@@ -446,10 +443,21 @@ class K8sEmulator:
         return path
 
     def containers(self) -> list:
-        """The Docker containers this emulator currently has (for tests and debugging)."""
-        return self._docker().containers.list(
-            all=True, filters={"label": f"{EMULATOR_LABEL}={self.server_id}"}
-        )
+        """The Docker containers this emulator currently has (for tests and debugging).
+
+        docker-py lists ids, then inspects each: a container removed in between (a Job being
+        deleted) is left out instead of failing the listing.
+        """
+        client = self._docker()
+        found = []
+        for summary in client.containers.list(
+            all=True, sparse=True, filters={"label": f"{EMULATOR_LABEL}={self.server_id}"}
+        ):
+            try:
+                found.append(client.containers.get(summary.id))
+            except docker.errors.NotFound:
+                continue
+        return found
 
     def _docker(self) -> docker.DockerClient:
         client = getattr(self._local, "client", None)

@@ -81,8 +81,9 @@ def follow_run(
 ) -> FollowedRun:
     """Read the run's events from the instance until the run finishes.
 
-    Step events go to ``on_event`` (a :class:`~kedro_dagster_runner.progress.RunProgress`); log
-    lines written by nodes are printed once, as the node logged them. While the run is not
+    Step events go to ``on_event`` (a
+    :class:`~kedro_dagster_runner.driver.progress.RunProgress`); log lines written by nodes are
+    printed once, as the node logged them. While the run is not
     finished, the run worker's health is checked every few seconds when the launcher can: a
     worker that is gone while its run is unfinished (crashed container, deleted pod), or a run
     that has not started ``start_timeout`` seconds after launch (an image that never pulls, a pod

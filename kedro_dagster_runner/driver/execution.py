@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,21 @@ DAGSTER_LOG_LEVELS = {
     "debug": "DEBUG",
 }
 RUN_FAILURE_EVENTS = frozenset({"RUN_FAILURE", "PIPELINE_FAILURE"})
+
+
+@contextmanager
+def _exported(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set ``variables`` in this process's environment for the block, then restore it."""
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def check_environment(config: ResolvedConfig) -> None:
@@ -116,7 +132,10 @@ class RunPath(ABC):
 
     def run(self) -> RunOutcome | None:
         """Create the Dagster run, have it executed and clean up after it."""
-        os.environ.update(self._kind.secret_variables(self._config.executor.options))
+        with _exported(self._kind.secret_variables(self._config.executor.options)):
+            return self._run()
+
+    def _run(self) -> RunOutcome | None:
         recon = reconstructable_job(self._spec)
         try:
             with open_instance(

@@ -17,8 +17,9 @@ of the package asks the kind, never tests its name:
 
 Options reach the executor only through Dagster's run config. Values that carry credentials
 (URLs with a password) are replaced there by ``{env: VARIABLE}`` references; the driver exports
-the variables (:meth:`ExecutorKind.secret_variables`) and passes them by name to run workers, so
-no password is stored with the run.
+the variables for the run (:meth:`ExecutorKind.secret_variables`) and passes their names to the
+run context, so that a Docker run launcher hands them to a detached run's worker. No password is
+stored with the run.
 """
 
 from __future__ import annotations

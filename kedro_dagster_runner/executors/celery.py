@@ -147,6 +147,12 @@ class CeleryLauncher(NodeLauncher):
             return self.worker_lost(op_name, f"Celery task of step '{op_name}': {error!r}")
         with contextlib.suppress(NotImplementedError):
             result.forget()  # drop the result from the backend
+        if not isinstance(payload, dict) or "failure" not in payload:
+            return self.worker_lost(
+                op_name,
+                f"The Celery task of step '{op_name}' returned a result in an unknown format "
+                "(a worker running another version of kedro-dagster-runner?)",
+            )
         return StepOutcome.from_json_dict(payload)
 
 

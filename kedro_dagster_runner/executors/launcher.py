@@ -71,7 +71,7 @@ class NodeLauncher(ABC):
         """The outcome of a node whose worker ended without reporting it; recorded in the run's
         store unless the worker recorded the node's own failure first."""
         failure = NodeFailure.worker_lost(op_name, message)
-        record_failure(self._spec, failure)
+        record_failure(self._spec, failure, replace=False)
         return StepOutcome(op_name, self.elapsed_ms(op_name), failure.portable())
 
 

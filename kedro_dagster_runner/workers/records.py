@@ -2,7 +2,7 @@
 
 Both executor paths use it: the op of Dagster's stock executors (:func:`kedro_dagster_runner.job`)
 yields :func:`asset_records` and writes :func:`write_node_logs` through the op's context; the
-package's own orchestrator (:mod:`kedro_dagster_runner.executors.orchestrator`) wraps the same
+package's own orchestrator (:mod:`kedro_dagster_runner.executors.kedro_executor`) wraps the same
 records in events of the step.
 """
 

@@ -63,13 +63,14 @@ def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
     )
 
 
-def record_failure(spec: RunSpec, failure: NodeFailure) -> None:
-    """Put ``failure`` in the run's store for the driver; a store that cannot take it (removed,
-    unreachable) is logged, never raised over the node's own error."""
+def record_failure(spec: RunSpec, failure: NodeFailure, replace: bool = True) -> None:
+    """Put ``failure`` in the run's store for the driver (see ``RunStore.record_failure``); a
+    store that cannot take it (removed, unreachable) is logged, never raised over the node's own
+    error."""
     if not spec.handoff_uri:  # a code-location job: Dagster's event log is the record
         return
     try:
-        open_store(spec.handoff_uri).record_failure(failure)
+        open_store(spec.handoff_uri).record_failure(failure, replace)
     except Exception as error:
         _LOGGER.warning(
             "Could not record the failure of step '%s' in %s: %s",

@@ -61,8 +61,12 @@ class RunStore(ABC):
         """The run spec written by :meth:`write_spec`."""
 
     @abstractmethod
-    def record_failure(self, failure: NodeFailure) -> None:
-        """Keep a node's failure for the driver (the exception itself when it can be kept)."""
+    def record_failure(self, failure: NodeFailure, replace: bool = True) -> None:
+        """Keep a node's failure for the driver (the exception itself when it can be kept).
+
+        A later record of the same node replaces the earlier one (a retried node reports its
+        last attempt), unless ``replace`` is false (a lost worker never hides the node's own).
+        """
 
     @abstractmethod
     def failure(self, op_name: str) -> NodeFailure | None:
@@ -108,8 +112,9 @@ class LiveStore(RunStore):
             raise DagsterRunnerError(f"No run spec was published in {self.uri}")
         return self._spec
 
-    def record_failure(self, failure: NodeFailure) -> None:
-        self._failures.setdefault(failure.op_name, failure)
+    def record_failure(self, failure: NodeFailure, replace: bool = True) -> None:
+        if replace or failure.op_name not in self._failures:
+            self._failures[failure.op_name] = failure
 
     def failure(self, op_name: str) -> NodeFailure | None:
         return self._failures.get(op_name)
@@ -211,9 +216,9 @@ class DirectoryStore(RunStore):
         with self._fs.open(f"{self._root}/{_SPEC_FILE}", "r") as stream:
             return stream.read()
 
-    def record_failure(self, failure: NodeFailure) -> None:
+    def record_failure(self, failure: NodeFailure, replace: bool = True) -> None:
         path = self._path(failure.op_name, _ERRORS_DIR)
-        if self._fs.exists(path):  # the first record of a node wins (e.g. over "worker lost")
+        if not replace and self._fs.exists(path):
             return
         try:
             pickled = cloudpickle.dumps(failure.exception) if failure.exception else None
