@@ -102,6 +102,8 @@ DAGSTER_SYMBOLS: Mapping[str, str] = {
     ),
     "WorkerStatus": "dagster._core.launcher:WorkerStatus",
     "DefaultRunCoordinator": "dagster._core.run_coordinator:DefaultRunCoordinator",
+    # not used at run time: tests/test_naming.py checks naming.RESERVED_NAMES covers it
+    "DISALLOWED_NAMES": "dagster._core.definitions.utils:DISALLOWED_NAMES",
 }
 
 # Private attributes of Kedro classes used below (tests/test_compat.py checks them, and the

@@ -4,8 +4,11 @@
 points at ``build_job_from_store`` with the run store's URI, so every process an executor starts
 (step processes, containers, pods, a detached run's worker) rebuilds the identical job from the
 spec published there, without importing the Kedro project. Op dependencies come from dataset names:
-an op has one ``Nothing`` input per dataset it reads that another op of the run writes, and one
-``Nothing`` output per dataset it writes, so the Dagster graph shows Kedro's data flow.
+an op has one ``Nothing`` input per dataset it reads that another op of the run writes (the same
+dataset once transcoding suffixes are stripped, as Kedro orders nodes), and one ``Nothing`` output
+per dataset it writes, so the Dagster graph shows Kedro's data flow. Input and output names are
+escaped dataset names that never clash and never hit a name Dagster reserves
+(:func:`~kedro_dagster_runner.naming.unique_io_names`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
 from kedro_dagster_runner.errors import DagsterRunnerError
-from kedro_dagster_runner.naming import dagster_name
+from kedro_dagster_runner.naming import dagster_name, strip_transcoding, unique_io_names
 from kedro_dagster_runner.spec import DERIVED_RUN_ID, NodeSpec, RunSpec
 
 if TYPE_CHECKING:
@@ -85,18 +88,23 @@ def op_definition_name(spec: RunSpec, node: NodeSpec) -> str:
     return f"{spec.job_name}__{node.op_name}"
 
 
-def _make_op(spec: RunSpec, node: NodeSpec, consumed: set[str]) -> dagster.OpDefinition:
+def _make_op(
+    spec: RunSpec, node: NodeSpec, io_names: dict[str, str], consumed: set[str]
+) -> dagster.OpDefinition:
     """One op per node; built with ``OpDefinition`` directly (the decorator costs ~0.7 ms/op)."""
     import dagster
 
     return dagster.OpDefinition(
         name=op_definition_name(spec, node),
         ins={
-            dagster_name(name): dagster.In(dagster.Nothing)
+            io_names[name]: dagster.In(dagster.Nothing, description=f"Kedro dataset {name}")
             for name in node.inputs
             if name in consumed
         },
-        outs={dagster_name(name): dagster.Out(dagster.Nothing) for name in node.outputs},
+        outs={
+            io_names[name]: dagster.Out(dagster.Nothing, description=f"Kedro dataset {name}")
+            for name in node.outputs
+        },
         compute_fn=partial(_run_op, spec),
         description=f"Kedro node {node.name}",
         tags={KEDRO_NODE_TAG: node.name, **{kedro_tag_key(tag): "true" for tag in node.tags}},
@@ -104,24 +112,26 @@ def _make_op(spec: RunSpec, node: NodeSpec, consumed: set[str]) -> dagster.OpDef
 
 
 def _graph_dependencies(
-    spec: RunSpec,
+    spec: RunSpec, io_names: dict[str, str]
 ) -> tuple[dict[dagster.NodeInvocation, dict[str, dagster.DependencyDefinition]], set[str]]:
+    """Edges from each dataset's writer to its readers, as Kedro orders nodes: by the dataset
+    name without its transcoding suffix (a node reading ``df@spark`` runs after the one writing
+    ``df@pandas``)."""
     import dagster
 
-    producer: dict[str, str] = {}
+    producer: dict[str, tuple[str, str]] = {}
     for node in spec.nodes:
         for output in node.outputs:
-            producer[output] = node.op_name
+            producer[strip_transcoding(output)] = (node.op_name, output)
     dependencies: dict[dagster.NodeInvocation, dict[str, dagster.DependencyDefinition]] = {}
     consumed: set[str] = set()
     for node in spec.nodes:
         edges = {}
         for name in node.inputs:
-            upstream = producer.get(name)
-            if upstream is not None and upstream != node.op_name:
-                edges[dagster_name(name)] = dagster.DependencyDefinition(
-                    upstream, dagster_name(name)
-                )
+            upstream = producer.get(strip_transcoding(name))
+            if upstream is not None and upstream[0] != node.op_name:
+                upstream_op, written = upstream
+                edges[io_names[name]] = dagster.DependencyDefinition(upstream_op, io_names[written])
                 consumed.add(name)
         invocation = dagster.NodeInvocation(op_definition_name(spec, node), alias=node.op_name)
         dependencies[invocation] = edges
@@ -147,8 +157,11 @@ def build_job(spec_json: str) -> dagster.JobDefinition:
 
     spec = RunSpec.from_json(spec_json)
     _allow_deep_graphs(len(spec.nodes))
-    dependencies, consumed = _graph_dependencies(spec)
-    ops = [_make_op(spec, node, consumed) for node in spec.nodes]
+    io_names = unique_io_names(
+        name for node in spec.nodes for name in (*node.inputs, *node.outputs)
+    )
+    dependencies, consumed = _graph_dependencies(spec, io_names)
+    ops = [_make_op(spec, node, io_names, consumed) for node in spec.nodes]
     graph = dagster.GraphDefinition(
         name=spec.job_name,
         node_defs=ops,

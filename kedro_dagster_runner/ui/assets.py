@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import dagster
 
 from kedro_dagster_runner import _compat
-from kedro_dagster_runner.naming import asset_key_path, dagster_name
+from kedro_dagster_runner.naming import asset_key_path, dagster_name, strip_transcoding
 from kedro_dagster_runner.workers.handoff import is_parameter, needs_handoff
 
 if TYPE_CHECKING:
@@ -21,11 +21,19 @@ if TYPE_CHECKING:
 
 
 def dataset_lineage(pipeline: Pipeline, persisted: set[str]) -> dict[str, set[str]]:
-    """Persisted dataset -> the persisted datasets it is computed from (through memory data)."""
-    producer = {output: node for node in pipeline.nodes for output in node.outputs}
+    """Persisted dataset -> the persisted datasets it is computed from (through memory data).
+
+    Datasets are named without their transcoding suffix: ``df@pandas`` and ``df@spark`` are one
+    dataset ``df``, as Kedro sees them.
+    """
+    persisted = {strip_transcoding(name) for name in persisted}
+    producer = {
+        strip_transcoding(output): node for node in pipeline.nodes for output in node.outputs
+    }
     resolved: dict[str, set[str]] = {}
 
     def sources(name: str, seen: frozenset[str]) -> set[str]:
+        name = strip_transcoding(name)
         if is_parameter(name) or name in seen:
             return set()
         if name in persisted:
@@ -40,38 +48,49 @@ def dataset_lineage(pipeline: Pipeline, persisted: set[str]) -> dict[str, set[st
     lineage: dict[str, set[str]] = {}
     for node in pipeline.nodes:
         upstream = set().union(*(sources(name, frozenset()) for name in node.inputs))
-        for output in node.outputs:
+        for output in map(strip_transcoding, node.outputs):
             if output in persisted:
-                lineage[output] = lineage.get(output, set()) | upstream
-    for name in pipeline.inputs():
+                lineage[output] = lineage.get(output, set()) | (upstream - {output})
+    for name in map(strip_transcoding, pipeline.inputs()):
         if name in persisted:
             lineage.setdefault(name, set())
     return lineage
 
 
 def asset_specs(pipeline: Pipeline, catalog: CatalogProtocol) -> list[dagster.AssetSpec]:
-    """One asset per persisted dataset of ``pipeline``, with its lineage."""
+    """One asset per persisted dataset of ``pipeline`` (transcoded names share one), with its
+    lineage."""
     persisted = {
         name
         for name in pipeline.datasets()
         if not is_parameter(name) and not needs_handoff(name, catalog)
     }
-    writers = {output: node.name for node in pipeline.nodes for output in node.outputs}
+    names: dict[str, list[str]] = {}  # dataset -> its catalog names (several when transcoded)
+    for name in sorted(persisted):
+        names.setdefault(strip_transcoding(name), []).append(name)
+    writers = {
+        strip_transcoding(output): (node.name, output)
+        for node in pipeline.nodes
+        for output in node.outputs
+    }
     specs = []
-    for name, deps in sorted(dataset_lineage(pipeline, persisted).items()):
+    for base, deps in sorted(dataset_lineage(pipeline, persisted).items()):
+        writer, written = writers.get(base, (None, None))
+        name = written if written in persisted else names[base][0]
         dataset = catalog.get(name)
         metadata = {"kedro/dataset": name, "dataset_type": type(dataset).__name__}
+        if len(names[base]) > 1:
+            metadata["kedro/transcoded_as"] = ", ".join(names[base])
         filepath = _compat.dataset_filepath(dataset)
         if filepath is not None:
             metadata["filepath"] = filepath
-        writer = writers.get(name)
         specs.append(
             dagster.AssetSpec(
-                key=dagster.AssetKey(asset_key_path(name)),
+                key=dagster.AssetKey(asset_key_path(base)),
                 deps=[dagster.AssetKey(asset_key_path(dep)) for dep in sorted(deps)],
-                description=f"Kedro dataset {name}"
+                description=f"Kedro dataset {base}"
                 + (f", written by node {writer}" if writer else ", an input of the project"),
-                group_name=dagster_name(name.rsplit(".", 1)[0]) if "." in name else "kedro",
+                group_name=dagster_name(base.rsplit(".", 1)[0]) if "." in base else "kedro",
                 metadata=metadata,
                 kinds={"kedro"},
             )
