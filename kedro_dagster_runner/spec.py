@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
+from kedro_dagster_runner.naming import strip_transcoding
+
 DERIVED_RUN_ID = ""  # run_id of code-location jobs: each Dagster run derives its own
 
 
@@ -96,6 +98,21 @@ class RunSpec:
         return cls(
             **data, nodes=nodes, project=ProjectSpec(**project) if project is not None else None
         )
+
+    def parallel_width(self) -> int:
+        """An upper bound of how many nodes can run at once, as Kedro's ParallelRunner counts it:
+        the number of nodes minus the number of topological layers, plus one."""
+        producer = {
+            strip_transcoding(output): node.name for node in self.nodes for output in node.outputs
+        }
+        layer: dict[str, int] = {}
+        for node in self.nodes:  # in Kedro's topological order
+            upstream = [producer.get(strip_transcoding(name)) for name in node.inputs]
+            layer[node.name] = 1 + max(
+                (layer[name] for name in upstream if name in layer and name != node.name),
+                default=0,
+            )
+        return len(self.nodes) - max(layer.values(), default=0) + 1
 
     @cached_property
     def node_by_op(self) -> dict[str, NodeSpec]:

@@ -142,3 +142,33 @@ def test_the_code_location_shows_a_transcoded_dataset_as_one_asset(tmp_path: Pat
     assert [dep.asset_key.to_user_string() for dep in specs["table"].deps] == ["raw"]
     assert [dep.asset_key.to_user_string() for dep in specs["total"].deps] == ["table"]
     assert specs["table"].metadata["kedro/transcoded_as"] == "table@other, table@pandas"
+
+
+def test_kedros_max_workers_name_is_accepted() -> None:
+    from kedro_dagster_runner.config import resolve_config
+
+    for kind in ("multiprocess", "dagster_multiprocess", "dask"):
+        resolved = resolve_config({"runner": {"executor": kind}}, {"max_workers": 3})
+        assert resolved.executor.options["max_concurrent"] == 3, kind
+
+
+def _fan_out(width: int) -> RunSpec:
+    nodes = [NodeSpec("source", "source", [], ["seed"])]
+    nodes += [NodeSpec(f"n{i}", f"n{i}", ["seed"], [f"out{i}"]) for i in range(width)]
+    return RunSpec("r", "kedro_default", nodes, "multiprocess", handoff_uri="/tmp/unused")
+
+
+def test_the_pool_has_no_more_workers_than_nodes_can_run_at_once() -> None:
+    from kedro_dagster_runner.executors.multiprocess import MultiprocessOptions, PoolLauncher
+
+    three_wide = _fan_out(3)
+    assert three_wide.parallel_width() == 3  # as ParallelRunner counts: 4 nodes, 2 layers
+    assert PoolLauncher(three_wide, MultiprocessOptions(max_concurrent=6)).max_concurrent == 3
+    assert PoolLauncher(_fan_out(8), MultiprocessOptions(max_concurrent=6)).max_concurrent == 6
+    chain = RunSpec(
+        "r",
+        "kedro_default",
+        [NodeSpec("a", "a", [], ["x@csv"]), NodeSpec("b", "b", ["x@pandas"], ["y"])],
+        "multiprocess",
+    )
+    assert chain.parallel_width() == 1

@@ -16,7 +16,7 @@ from pydantic import Field, PositiveFloat, PositiveInt
 
 from kedro_dagster_runner.executors.base import Extra, NodesRun
 from kedro_dagster_runner.executors.launcher import FutureLauncher, NodeLauncher
-from kedro_dagster_runner.executors.options import ConcurrentOptions
+from kedro_dagster_runner.executors.options import ConcurrentOptions, max_concurrent_field
 from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
 from kedro_dagster_runner.spec import RunSpec
 from kedro_dagster_runner.workers.step import run_published_step
@@ -38,8 +38,8 @@ class DaskOptions(ConcurrentOptions):
         default=None, description="Worker processes of the local cluster (default: CPUs)."
     )
     threads_per_worker: PositiveInt = 1
-    max_concurrent: PositiveInt | None = Field(
-        default=None, description="Nodes submitted at once (default: no limit; dask queues)."
+    max_concurrent: PositiveInt | None = max_concurrent_field(
+        "Nodes submitted at once (default: no limit; dask queues)"
     )
     connect_timeout: PositiveFloat = 30.0
 

@@ -19,7 +19,11 @@ from pydantic import Field, PositiveInt, model_validator
 from kedro_dagster_runner import _compat
 from kedro_dagster_runner.executors.base import NodesRun
 from kedro_dagster_runner.executors.launcher import FutureLauncher, NodeLauncher
-from kedro_dagster_runner.executors.options import ConcurrentOptions, unpack_start_method
+from kedro_dagster_runner.executors.options import (
+    ConcurrentOptions,
+    max_concurrent_field,
+    unpack_start_method,
+)
 from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
 from kedro_dagster_runner.spec import RunSpec
 from kedro_dagster_runner.workers.outcome import StepOutcome
@@ -37,8 +41,8 @@ FORKSERVER_PRELOAD = (
 class MultiprocessOptions(ConcurrentOptions):
     """A pool of warm worker processes; each rebuilds the Kedro context once, then runs nodes."""
 
-    max_concurrent: PositiveInt | None = Field(
-        default=None, description="Worker processes (default: the number of CPUs)."
+    max_concurrent: PositiveInt | None = max_concurrent_field(
+        "Worker processes (default: the number of CPUs, at most the pipeline's width)"
     )
     start_method: Literal["forkserver", "spawn", "fork"] = "forkserver"
     preload_modules: list[str] | None = Field(
@@ -59,7 +63,9 @@ class PoolLauncher(FutureLauncher):
     """A pool of long-lived local worker processes for one run."""
 
     def __init__(self, spec: RunSpec, options: MultiprocessOptions) -> None:
-        super().__init__(spec, max_concurrent=options.max_concurrent or os.cpu_count() or 1)
+        # As Kedro's ParallelRunner: no more workers than nodes can run at once.
+        wanted = options.max_concurrent or os.cpu_count() or 1
+        super().__init__(spec, max_concurrent=max(1, min(wanted, spec.parallel_width())))
         self._start_method = options.start_method
         self._preload = (*FORKSERVER_PRELOAD, *(options.preload_modules or ()))
         self._pool: ProcessPoolExecutor | None = None

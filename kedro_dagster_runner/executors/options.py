@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 
 class StrictModel(BaseModel):
@@ -56,11 +56,20 @@ class CommonOptions(StrictModel):
         return normalise_retries(value)
 
 
+def max_concurrent_field(description: str) -> PositiveInt | None:
+    """``max_concurrent``, also accepted under Kedro's name for it, ``max_workers``."""
+    return Field(
+        default=None,
+        validation_alias=AliasChoices("max_concurrent", "max_workers"),
+        description=f"{description} (Kedro's name for it, max_workers, works too).",
+    )
+
+
 class ConcurrentOptions(CommonOptions):
     """Options of kinds that run several nodes at once."""
 
-    max_concurrent: PositiveInt | None = Field(
-        default=None, description="Nodes running at once (default: the kind's own)."
+    max_concurrent: PositiveInt | None = max_concurrent_field(
+        "Nodes running at once (default: the kind's own)"
     )
     tag_concurrency_limits: list[TagConcurrencyLimit] | None = None
 
