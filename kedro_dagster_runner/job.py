@@ -21,7 +21,7 @@ from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
 from kedro_dagster_runner.errors import DagsterRunnerError
-from kedro_dagster_runner.naming import dagster_name, strip_transcoding, unique_io_names
+from kedro_dagster_runner.naming import dagster_name, unique_io_names
 from kedro_dagster_runner.spec import DERIVED_RUN_ID, NodeSpec, RunSpec
 
 if TYPE_CHECKING:
@@ -119,20 +119,13 @@ def _graph_dependencies(
     ``df@pandas``)."""
     import dagster
 
-    producer: dict[str, tuple[str, str]] = {}
-    for node in spec.nodes:
-        for output in node.outputs:
-            producer[strip_transcoding(output)] = (node.op_name, output)
     dependencies: dict[dagster.NodeInvocation, dict[str, dagster.DependencyDefinition]] = {}
     consumed: set[str] = set()
     for node in spec.nodes:
         edges = {}
-        for name in node.inputs:
-            upstream = producer.get(strip_transcoding(name))
-            if upstream is not None and upstream[0] != node.op_name:
-                upstream_op, written = upstream
-                edges[io_names[name]] = dagster.DependencyDefinition(upstream_op, io_names[written])
-                consumed.add(name)
+        for name, writer, written in spec.upstream(node):
+            edges[io_names[name]] = dagster.DependencyDefinition(writer.op_name, io_names[written])
+            consumed.add(name)
         invocation = dagster.NodeInvocation(op_definition_name(spec, node), alias=node.op_name)
         dependencies[invocation] = edges
     return dependencies, consumed

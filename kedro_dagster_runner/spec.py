@@ -99,18 +99,32 @@ class RunSpec:
             **data, nodes=nodes, project=ProjectSpec(**project) if project is not None else None
         )
 
+    @cached_property
+    def writers(self) -> dict[str, tuple[NodeSpec, str]]:
+        """Dataset (without its transcoding suffix) -> the node writing it and the name it writes
+        (Kedro orders nodes by these edges: ``df@spark`` is read after ``df@pandas`` is written)."""
+        return {
+            strip_transcoding(output): (node, output)
+            for node in self.nodes
+            for output in node.outputs
+        }
+
+    def upstream(self, node: NodeSpec) -> list[tuple[str, NodeSpec, str]]:
+        """``(input, writer, written name)`` for each input of ``node`` another node writes."""
+        edges = []
+        for name in node.inputs:
+            writer = self.writers.get(strip_transcoding(name))
+            if writer is not None and writer[0].op_name != node.op_name:
+                edges.append((name, *writer))
+        return edges
+
     def parallel_width(self) -> int:
         """An upper bound of how many nodes can run at once, as Kedro's ParallelRunner counts it:
         the number of nodes minus the number of topological layers, plus one."""
-        producer = {
-            strip_transcoding(output): node.name for node in self.nodes for output in node.outputs
-        }
         layer: dict[str, int] = {}
         for node in self.nodes:  # in Kedro's topological order
-            upstream = [producer.get(strip_transcoding(name)) for name in node.inputs]
-            layer[node.name] = 1 + max(
-                (layer[name] for name in upstream if name in layer and name != node.name),
-                default=0,
+            layer[node.op_name] = 1 + max(
+                (layer.get(writer.op_name, 0) for _, writer, _ in self.upstream(node)), default=0
             )
         return len(self.nodes) - max(layer.values(), default=0) + 1
 

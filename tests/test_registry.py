@@ -18,7 +18,7 @@ from kedro_dagster_runner import DagsterRunner, executors
 from kedro_dagster_runner.config import resolve_config
 from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.executors import KINDS, InstanceNeed, NodesRun, RunContext, kind_named
-from kedro_dagster_runner.executors.launcher import NodeLauncher
+from kedro_dagster_runner.executors.launcher import FutureLauncher, NodeLauncher
 from kedro_dagster_runner.executors.options import ConcurrentOptions
 from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
 from kedro_dagster_runner.spec import NodeSpec, RunSpec
@@ -32,26 +32,22 @@ class ThreadsOptions(ConcurrentOptions):
     """Nodes on threads of the kedro run process."""
 
 
-class ThreadLauncher(NodeLauncher):
+class ThreadLauncher(FutureLauncher):  # FutureLauncher keeps the futures and lost workers
     def __init__(self, spec: RunSpec, options: ThreadsOptions) -> None:
         super().__init__(spec, max_concurrent=options.max_concurrent or 4)
         self._pool = ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="kedro-node")
-        self._futures: dict[Future[StepOutcome], str] = {}
 
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _start(self, op_name: str) -> None:
-        self._futures[self._pool.submit(run_step, self._spec, op_name)] = op_name
+    def _submit(self, op_name: str) -> Future[StepOutcome]:
+        return self._pool.submit(run_step, self._spec, op_name)
 
-    def running(self) -> int:
-        return len(self._futures)
+    def _wait(self, futures: list[Future[StepOutcome]], timeout: float) -> set[Future[StepOutcome]]:
+        return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED).done
 
-    def finished(self, timeout: float) -> list[StepOutcome]:
-        done, _ = wait(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
-        for future in done:
-            del self._futures[future]
-        return [future.result() for future in done]
+    def _lost(self, op_name: str, error: Exception) -> str:
+        return f"the thread running step '{op_name}' failed outside the node: {error!r}"
 
 
 class ThreadsKind(PackageExecutorKind[ThreadsOptions]):

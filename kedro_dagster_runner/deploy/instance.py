@@ -86,12 +86,16 @@ def provide_postgres_password(
 def provide_instance_secrets(
     setting: InstanceSetting, config_loader: AbstractConfigLoader | None
 ) -> None:
-    """Fill the Postgres password variable from Kedro credentials when configured so.
+    """For a Postgres instance: fill the password variable from Kedro credentials when
+    configured so, and require it to be set.
 
     Raises:
         ConfigError: The credentials entry is missing, or no password is available at all.
     """
-    if not isinstance(setting, InstanceSettings) or not setting.postgres.credentials:
+    if not isinstance(setting, InstanceSettings):
+        return
+    if not setting.postgres.credentials:
+        require_password_env(setting.postgres)
         return
     from kedro.config import MissingConfigException
 

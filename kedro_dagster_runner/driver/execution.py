@@ -91,13 +91,9 @@ class RunPath(ABC):
         self._logger = logger
         self._kind = kind_named(config.executor.kind)
         launcher = config.launcher
+        self._secrets = self._kind.secret_variables(config.executor.options)
         self._context = RunContext(
-            env_names=tuple(
-                [
-                    *instance_env_names(config.runner.instance),
-                    *self._kind.secret_variables(config.executor.options),
-                ]
-            ),
+            env_names=(*instance_env_names(config.runner.instance), *self._secrets),
             launcher=kind_named(launcher.kind) if launcher is not None else None,
         )
 
@@ -132,7 +128,7 @@ class RunPath(ABC):
 
     def run(self) -> RunOutcome | None:
         """Create the Dagster run, have it executed and clean up after it."""
-        with _exported(self._kind.secret_variables(self._config.executor.options)):
+        with _exported(self._secrets):
             return self._run()
 
     def _run(self) -> RunOutcome | None:

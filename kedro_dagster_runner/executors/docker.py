@@ -46,7 +46,7 @@ def docker_run_config(
     options: ExecutorOptions, spec: RunSpec, env_names: list[str]
 ) -> dict[str, Any]:
     """dagster-docker's executor config: host paths the steps need are mounted at the same path."""
-    parsed = DockerOptions.model_validate(dict(options))
+    parsed = KIND.parse(options)
     paths = host_paths(spec)
     if not parsed.mount_project and spec.project is not None:
         paths.remove(spec.project.project_path)

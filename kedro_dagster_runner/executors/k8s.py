@@ -86,13 +86,9 @@ def k8s_label_value(run_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in run_id)[:63].strip("-_.")
 
 
-def _parse(options: ExecutorOptions) -> K8sOptions:
-    return K8sOptions.model_validate(dict(options))
-
-
 def k8s_run_config(options: ExecutorOptions, spec: RunSpec) -> dict[str, Any]:
     """dagster-k8s's ``k8s_job_executor`` config; per-node resources come from Kedro tags."""
-    parsed = _parse(options)
+    parsed = KIND.parse(options)
     volumes = list(parsed.volumes)
     mounts = list(parsed.volume_mounts)
     if parsed.mount_project:
@@ -131,7 +127,7 @@ def k8s_run_config(options: ExecutorOptions, spec: RunSpec) -> dict[str, Any]:
 
 def k8s_run_launcher_config(options: ExecutorOptions) -> dict[str, Any]:
     """The ``run_launcher`` section the instance needs for dagster-k8s's step executor."""
-    parsed = _parse(options)
+    parsed = KIND.parse(options)
     config: dict[str, Any] = {
         "job_namespace": parsed.namespace,
         **parsed.cluster_access(),
@@ -171,7 +167,7 @@ def delete_step_jobs(options: ExecutorOptions, run_id: str) -> int:
     """Delete the Jobs (and their pods) of a run; returns how many Jobs."""
     from kubernetes import client, config
 
-    parsed = _parse(options)
+    parsed = KIND.parse(options)
     if parsed.load_incluster_config:
         config.load_incluster_config()
     else:

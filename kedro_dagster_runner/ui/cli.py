@@ -48,17 +48,14 @@ def _ui_home(project_path: Path, env: str | None) -> tuple[Path, dict[str, str]]
     from kedro.framework.startup import bootstrap_project
 
     from kedro_dagster_runner.config import InstanceSettings, load_project_config, resolve_config
-    from kedro_dagster_runner.deploy.instance import provide_postgres_password, ui_instance_config
+    from kedro_dagster_runner.deploy.instance import provide_instance_secrets, ui_instance_config
 
     bootstrap_project(project_path)
     with KedroSession.create(project_path=project_path, env=env) as session:
         loader = session.load_context().config_loader
-        raw = load_project_config(loader)
-        setting = resolve_config(raw).runner.instance
-        credentials_needed = isinstance(setting, InstanceSettings) and setting.postgres.credentials
-        credentials = loader["credentials"] if credentials_needed else {}
+        setting = resolve_config(load_project_config(loader)).runner.instance
+        provide_instance_secrets(setting, loader)
     if isinstance(setting, InstanceSettings):
-        provide_postgres_password(setting.postgres, credentials)
         home = Path(tempfile.mkdtemp(prefix="kedro-dagster-ui-"))
         config = ui_instance_config(setting.postgres)
         (home / "dagster.yaml").write_text(yaml.safe_dump(config))

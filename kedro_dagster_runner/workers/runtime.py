@@ -23,7 +23,7 @@ from kedro_dagster_runner import _compat
 from kedro_dagster_runner.errors import ProjectError
 from kedro_dagster_runner.spec import RunSpec
 from kedro_dagster_runner.workers.handoff import HandoffDataset
-from kedro_dagster_runner.workers.store import LiveStore, open_store
+from kedro_dagster_runner.workers.store import live_store, open_store
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -56,10 +56,9 @@ def spec_at(store_uri: str) -> RunSpec:
 
 def runtime_for(spec: RunSpec) -> NodeRuntime:
     """The live runtime of the run, or this process's cached rebuilt one."""
-    if spec.handoff_uri:
-        store = open_store(spec.handoff_uri)
-        if isinstance(store, LiveStore) and store.runtime is not None:
-            return store.runtime
+    live = live_store(spec.handoff_uri) if spec.handoff_uri else None
+    if live is not None and live.runtime is not None:
+        return live.runtime
     with _REBUILD_LOCK:
         runtime = _REBUILT.get(spec.run_id)
         if runtime is None:

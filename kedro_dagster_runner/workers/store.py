@@ -244,6 +244,11 @@ class DirectoryStore(RunStore):
             self._fs.rm(self._root, recursive=True)
 
 
+def live_store(uri: str) -> LiveStore | None:
+    """The live store at ``uri`` in this process, or ``None`` (a folder, or another process's)."""
+    return _LIVE_STORES.get(uri) if uri.startswith(LIVE_PREFIX) else None
+
+
 def open_store(uri: str) -> RunStore:
     """The store at ``uri``: the live store of this process, or a directory store.
 
@@ -251,7 +256,7 @@ def open_store(uri: str) -> RunStore:
         DagsterRunnerError: ``uri`` is a live store of another process (or of a run that ended).
     """
     if uri.startswith(LIVE_PREFIX):
-        store = _LIVE_STORES.get(uri)
+        store = live_store(uri)
         if store is None:
             raise DagsterRunnerError(
                 f"Run store {uri} lives in the memory of the kedro run process and cannot be "
