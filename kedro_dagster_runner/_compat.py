@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # the same symbols, for annotations
     from dagster._core.executor.in_process import InProcessExecutor
     from dagster._core.launcher import RunLauncher, WorkerStatus
     from kedro.framework.context import KedroContext
-    from kedro.framework.session import KedroSession
+    from kedro.framework.session.abstract_session import AbstractSession
     from kedro.io import AbstractDataset, CatalogProtocol, Version
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
@@ -65,6 +65,8 @@ __all__ = [  # the Dagster symbols resolve lazily through __getattr__
     "StepSuccessData",
     "WorkerStatus",
     "build_catalog",
+    "check_parallel_catalog",
+    "check_parallel_nodes",
     "class_path",
     "context_package_name",
     "context_runtime_params",
@@ -72,10 +74,11 @@ __all__ = [  # the Dagster symbols resolve lazily through __getattr__
     "dataset_version",
     "dataset_versioned_path",
     "is_ephemeral",
-    "is_single_process",
-    "log_unfiltered",
+    "log_to_event_log",
     "mlflow_active_run_stack",
+    "open_project_session",
     "pool_processes",
+    "replace_dataset",
     "resolve",
     "session_hook_manager",
     "suggest_resume",
@@ -102,6 +105,7 @@ DAGSTER_SYMBOLS: Mapping[str, str] = {
     ),
     "WorkerStatus": "dagster._core.launcher:WorkerStatus",
     "DefaultRunCoordinator": "dagster._core.run_coordinator:DefaultRunCoordinator",
+    "DagsterLogHandler": "dagster._core.log_manager:DagsterLogHandler",
     # not used at run time: tests/test_naming.py checks naming.RESERVED_NAMES covers it
     "DISALLOWED_NAMES": "dagster._core.definitions.utils:DISALLOWED_NAMES",
 }
@@ -112,6 +116,10 @@ KEDRO_ATTRIBUTES: Mapping[str, str] = {
     "KedroContext._get_catalog": "kedro.framework.context:KedroContext._get_catalog",
     "AbstractRunner._suggest_resume_scenario": (
         "kedro.runner:AbstractRunner._suggest_resume_scenario"
+    ),
+    "ParallelRunner._validate_nodes": "kedro.runner:ParallelRunner._validate_nodes",
+    "SharedMemoryDataCatalog.validate_catalog": (
+        "kedro.io:SharedMemoryDataCatalog.validate_catalog"
     ),
 }
 MLFLOW_ATTRIBUTES: Mapping[str, str] = {
@@ -153,13 +161,70 @@ def class_path(name: str) -> tuple[str, str]:
 
 
 def build_catalog(
-    context: KedroContext, save_version: str, load_versions: Mapping[str, str] | None
+    context: KedroContext,
+    save_version: str,
+    load_versions: Mapping[str, str] | None,
+    pipeline_names: list[str] | None = None,
 ) -> CatalogProtocol:
-    """The project's catalog with a given save version (what ``KedroSession.run`` builds)."""
-    return context._get_catalog(save_version=save_version, load_versions=load_versions or None)
+    """The project's catalog as ``KedroSession.run`` builds it: the project's
+    ``DATA_CATALOG_CLASS``, the run's save and load versions, and parameter validation scoped to
+    the run's pipelines (Kedro 1.7+)."""
+    import inspect
+
+    from kedro.framework.project import settings
+
+    names = pipeline_names or ["__default__"]
+    if "__default__" not in names and hasattr(context, "_pipelines_to_validate"):
+        context._pipelines_to_validate = list(names)
+    options: dict[str, Any] = {"save_version": save_version, "load_versions": load_versions or None}
+    if "catalog_class" in inspect.signature(context._get_catalog).parameters:
+        options["catalog_class"] = settings.DATA_CATALOG_CLASS
+    return context._get_catalog(**options)
 
 
-def session_hook_manager(session: KedroSession) -> PluginManager:
+def replace_dataset(catalog: CatalogProtocol, name: str, dataset: AbstractDataset) -> None:
+    """``catalog[name] = dataset`` without Kedro's "Replacing dataset" warning, keeping the
+    validator declared for ``name`` (Kedro 1.7 drops it with the replaced dataset)."""
+    specs = getattr(catalog, "_validator_specs", None)
+    validator = specs.get(name) if isinstance(specs, dict) else None
+    logger = logging.getLogger("kedro.io.data_catalog")  # DataCatalog._logger
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        catalog[name] = dataset
+    finally:
+        logger.setLevel(level)
+    if validator is not None and isinstance(specs, dict):
+        specs[name] = validator
+
+
+def open_project_session(
+    session_class: type[AbstractSession],
+    project_path: str,
+    env: str | None,
+    conf_source: str | None,
+    runtime_params: Mapping[str, Any],
+    pipeline_names: list[str] | None,
+) -> tuple[AbstractSession, KedroContext]:
+    """A session of the project's ``SESSION_CLASS`` and its context with the run's
+    ``--params``, as the driver's session built them: ``KedroSession`` takes them when it is
+    created, ``KedroServiceSession`` when its context is loaded."""
+    from kedro.framework.project import pipelines
+    from kedro.framework.session import KedroSession
+
+    if hasattr(pipelines, "set_requested"):  # Kedro 1.4+: load only the run's pipelines
+        pipelines.set_requested(pipeline_names or None)
+    params = dict(runtime_params) or None
+    if issubclass(session_class, KedroSession):
+        session = session_class.create(
+            project_path=project_path, env=env, runtime_params=params, conf_source=conf_source
+        )
+        return session, session.load_context()
+    session = session_class.create(project_path=project_path, env=env, conf_source=conf_source)
+    return session, session.load_context(params)  # type: ignore[attr-defined]
+
+
+def session_hook_manager(session: AbstractSession) -> PluginManager:
     """The hook manager of a session (node and dataset hooks fire on it)."""
     return session._hook_manager
 
@@ -196,9 +261,21 @@ def is_ephemeral(dataset: AbstractDataset) -> bool:
     return bool(getattr(dataset, "_EPHEMERAL", False))
 
 
-def is_single_process(dataset: AbstractDataset) -> bool:
-    """True for datasets that cannot be shared between processes (``_SINGLE_PROCESS``)."""
-    return bool(getattr(dataset, "_SINGLE_PROCESS", False))
+def check_parallel_nodes(nodes: Iterable[Node]) -> None:
+    """Kedro's ParallelRunner check that nodes can be sent to worker processes (its
+    ``AttributeError`` naming the nodes: lambdas, closures, undecorated wrappers)."""
+    from kedro.runner import ParallelRunner
+
+    ParallelRunner._validate_nodes(nodes)
+
+
+def check_parallel_catalog(catalog: CatalogProtocol) -> None:
+    """Kedro's ParallelRunner check that a catalog's datasets can be sent to worker processes
+    (its ``AttributeError`` naming single-process and unpicklable datasets), for any catalog
+    class: ``SharedMemoryDataCatalog.validate_catalog`` reads only the catalog's datasets."""
+    from kedro.io import SharedMemoryDataCatalog
+
+    SharedMemoryDataCatalog.validate_catalog(catalog)  # type: ignore[arg-type]
 
 
 def suggest_resume(
@@ -211,13 +288,24 @@ def suggest_resume(
 # Dagster objects and the standard library ------------------------------------------------
 
 
-def log_unfiltered(log_manager: logging.Logger, level: int, message: str) -> None:
-    """Write a record through a Dagster log manager whatever its own level.
+def log_to_event_log(log_manager: logging.Logger, level: int, message: str) -> None:
+    """Write a record to the run's event log only, whatever the log manager's own level.
 
-    The manager's level derives from the recording process's root logger, which differs between
-    ``kedro run`` and a bare run worker; bypassing it stores the same records in every process.
+    Node code's records already went to the terminal through the node process's own handlers;
+    a Dagster log manager would also hand them to the run's console logger (printing them a
+    second time with ``dagster_logs: info``), so they go to its built-in handlers (the event
+    log) alone. The manager's level derives from the recording process's root logger, which
+    differs between ``kedro run`` and a bare run worker: bypassing it stores the same records
+    in every process.
     """
-    log_manager._log(level, message, ())
+    handler_class = resolve(DAGSTER_SYMBOLS["DagsterLogHandler"])
+    record = log_manager.makeRecord(log_manager.name, level, "(node)", 0, message, (), None)
+    for handler in log_manager.handlers:
+        if isinstance(handler, handler_class):
+            dagster_record = handler._convert_record(record)
+            for built_in in handler._handlers:
+                if dagster_record.levelno >= built_in.level:
+                    built_in.handle(dagster_record)
 
 
 def pool_processes(pool: ProcessPoolExecutor) -> list[BaseProcess]:

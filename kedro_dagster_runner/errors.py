@@ -54,6 +54,12 @@ class CompatError(DagsterRunnerError):
     """A private Dagster, Kedro or MLflow API the package relies on moved in this release."""
 
 
+class RunStoppedError(DagsterRunnerError):
+    """A node was not started because another node of the run had failed (the run stops at its
+    first failure, as Kedro's runners do). Raised by the ops of Dagster's stock executors, which
+    would otherwise start every node that does not depend on the failed one."""
+
+
 class NodeFailedError(DagsterRunnerError):
     """A Kedro node raised while running as a Dagster step.
 

@@ -20,7 +20,7 @@ from datetime import timezone
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
-from kedro_dagster_runner.errors import DagsterRunnerError
+from kedro_dagster_runner.errors import DagsterRunnerError, RunStoppedError
 from kedro_dagster_runner.naming import dagster_name, unique_io_names
 from kedro_dagster_runner.spec import DERIVED_RUN_ID, NodeSpec, RunSpec
 
@@ -54,6 +54,8 @@ def _run_op(spec: RunSpec, context, inputs) -> Iterator[AssetRecord | dagster.Ou
 
     if spec.run_id == DERIVED_RUN_ID:
         spec = spec_for_dagster_run(spec, context.run_id, context.instance)
+    if spec.stops_at_first_failure:
+        _refuse_after_a_failure(context.instance, context.run_id, spec, context.op.name)
     outcome = run_step(spec, context.op.name)
     write_node_logs(context.log, outcome)
     if outcome.failure is not None:
@@ -61,6 +63,26 @@ def _run_op(spec: RunSpec, context, inputs) -> Iterator[AssetRecord | dagster.Ou
     yield from asset_records(outcome)
     for output_name in context.op.output_dict:
         yield dagster.Output(None, output_name=output_name)
+
+
+def _refuse_after_a_failure(
+    instance: DagsterInstance, dagster_run_id: str, spec: RunSpec, op_name: str
+) -> None:
+    """Raise :class:`RunStoppedError` when a step of the run already failed: Dagster's stock
+    executors start every step whose upstream succeeded, Kedro's runners start nothing new."""
+    import dagster
+
+    failures = instance.get_records_for_run(
+        dagster_run_id, of_type=dagster.DagsterEventType.STEP_FAILURE, limit=1
+    ).records
+    if failures:
+        failed_op = failures[0].event_log_entry.step_key
+        failed = spec.node_by_op.get(str(failed_op))
+        raise RunStoppedError(
+            f"Node '{spec.node_by_op[op_name].name}' not started: node "
+            f"'{failed.name if failed else failed_op}' failed and the run stops at its first "
+            "failure, as Kedro's runners do (runner.on_failure: continue runs on)."
+        )
 
 
 _DERIVED: dict[tuple[str, str], RunSpec] = {}

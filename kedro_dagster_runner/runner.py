@@ -141,10 +141,8 @@ class DagsterRunner(AbstractRunner):
         pipeline: Pipeline,
         catalog: CatalogProtocol,
     ) -> RunPath:
-        """Detached or attached; nodes running in the driver release data as Kedro does."""
+        """Detached or attached; an attached run releases data as Kedro's runners do."""
         if config.runner.detached:
             return DetachedRun(config, plan, self._logger)
-        releaser = DatasetReleaser(pipeline, catalog) if plan.in_driver else None
-        return AttachedRun(
-            config, plan, self._logger, releaser.node_done if releaser is not None else None
-        )
+        releaser = DatasetReleaser(pipeline, catalog, plan.discard_handoff)
+        return AttachedRun(config, plan, self._logger, releaser.node_done)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import Any
 
 from kedro_dagster_runner.naming import strip_transcoding
 
@@ -25,15 +24,17 @@ DERIVED_RUN_ID = ""  # run_id of code-location jobs: each Dagster run derives it
 
 @dataclass(frozen=True)
 class ProjectSpec:
-    """How to rebuild the driver's Kedro context in another process."""
+    """How to rebuild the driver's Kedro context in another process.
+
+    The run's ``--params`` and load versions are not here: they may hold secrets or values JSON
+    cannot carry, so they travel in the run's store (``workers.runtime.RunInputs``).
+    """
 
     project_path: str
     package_name: str | None
     env: str | None
     conf_source: str | None
-    runtime_params: dict[str, Any] = field(default_factory=dict)
     pipeline_names: list[str] | None = None
-    load_versions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class RunSpec:
         mlflow_run_id: The MLflow run the driver's session has active (kedro-mlflow starts
             one); workers log to it.
         mlflow_tracking_uri: The driver's MLflow tracking URI when it carries no credentials.
+        on_failure: ``stop`` (Kedro's runners: no node starts after a failure) or ``continue``
+            (nodes independent of the failed one still run).
     """
 
     run_id: str
@@ -84,6 +87,12 @@ class RunSpec:
     handoff_owned_by_run: bool = False
     mlflow_run_id: str | None = None
     mlflow_tracking_uri: str | None = None
+    on_failure: str = "stop"
+
+    @property
+    def stops_at_first_failure(self) -> bool:
+        """True when no node may start once a node of the run failed (Kedro's behaviour)."""
+        return self.on_failure == "stop"
 
     def to_json(self) -> str:
         """Serialise to the canonical JSON string (stable key order)."""

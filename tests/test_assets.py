@@ -41,16 +41,26 @@ def test_persisted_datasets_are_materialized_with_metadata(
     assert json.loads((demo_project / "data/out/summary.json").read_text())["count"] == 8
 
 
-@pytest.mark.parametrize("executor", ["in_process", "pool", "dagster_multiprocess"])
+@pytest.mark.parametrize(
+    ("executor", "dagster_logs"),
+    [
+        ("in_process", "info"),
+        ("dagster_in_process", "info"),
+        ("pool", "off"),
+        ("pool", "info"),
+        ("dagster_multiprocess", "info"),
+    ],
+)
 def test_node_logs_reach_the_event_log_and_the_terminal_once(
-    kedro_demo, dagster_home: Path, executor: str
+    kedro_demo, dagster_home: Path, executor: str, dagster_logs: str
 ) -> None:
     from dagster import DagsterInstance
     from kedro_projects import RUNNER
 
     run = kedro_demo(
         "--runner", RUNNER, "--env", "mp",
-        "--runner-params", f"executor={executor},instance=dagster_home",
+        "--runner-params",
+        f"executor={executor},instance=dagster_home,dagster_logs={dagster_logs}",
     )  # fmt: skip
 
     assert run.returncode == 0, run.output

@@ -20,7 +20,7 @@ def _spec() -> RunSpec:
             NodeSpec("ns.score", "ns__score", ["clean", "ns.model"], ["ns.score"]),
         ],
         executor_kind="multiprocess",
-        project=ProjectSpec("/p", "pkg", "dev", "/p/conf", {"x": 1}, ["__default__"], {}),
+        project=ProjectSpec("/p", "pkg", "dev", "/p/conf", ["__default__"]),
         tags={"kedro/run_id": "2026-01-01T00.00.00.000Z", "kedro/env": "dev"},
     )
 

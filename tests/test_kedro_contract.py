@@ -172,3 +172,155 @@ def test_the_pool_has_no_more_workers_than_nodes_can_run_at_once() -> None:
         "multiprocess",
     )
     assert chain.parallel_width() == 1
+
+
+# A failure: the run stops, the node's own exception reaches the caller -------------------------
+
+
+class NodeRefused(Exception):
+    """An exception whose ``__init__`` takes other arguments than its ``args`` (pickles, but
+    plain unpickling calls ``NodeRefused(message)`` and fails)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _mark(folder: str, name: str) -> None:
+    (Path(folder) / name).touch()
+
+
+def _fail_with(folder: str, error: str, value: int) -> int:
+    _mark(folder, "a_fail")
+    if error == "KeyError":
+        raise KeyError("missing-key")
+    if error == "DatasetError":
+        from kedro.io import DatasetError
+
+        raise DatasetError("cannot load the thing")
+    raise NodeRefused(42, "refused by the node")
+
+
+def _independent(folder: str, value: int) -> int:
+    _mark(folder, "b_independent")
+    return value
+
+
+def _failing_first(folder: Path, error: str) -> Pipeline:
+    """``a_fail`` sorts first in Kedro's order; ``b_independent`` does not depend on it."""
+    from functools import partial, update_wrapper
+
+    fail = update_wrapper(partial(_fail_with, str(folder), error), _fail_with)
+    other = update_wrapper(partial(_independent, str(folder)), _independent)
+    return Pipeline(
+        [
+            node(fail, "seed", "failed_out", name="a_fail"),
+            node(other, "seed", "other_out", name="b_independent"),
+        ]
+    )
+
+
+ERRORS = {"KeyError": KeyError, "DatasetError": Exception, "NodeRefused": NodeRefused}
+
+
+@pytest.mark.parametrize("error", ["KeyError", "DatasetError", "NodeRefused"])
+@pytest.mark.parametrize(
+    "runner",
+    [
+        "sequential",
+        "in_process",
+        "dagster_in_process",
+        "multiprocess",
+    ],
+)
+def test_a_failure_stops_the_run_and_raises_the_nodes_own_exception(
+    tmp_path: Path, runner: str, error: str
+) -> None:
+    from kedro.io import DatasetError
+
+    expected_type = {"KeyError": KeyError, "DatasetError": DatasetError}.get(error, NodeRefused)
+    pipeline = _failing_first(tmp_path, error)
+    if runner == "sequential":
+        kedro_runner = SequentialRunner()
+    else:  # one worker: the multi-process kind has ParallelRunner's order with max_workers=1
+        options = {"max_concurrent": 1} if runner == "multiprocess" else {}
+        kedro_runner = DagsterRunner(executor=runner, **options)
+
+    with pytest.raises(expected_type) as raised:
+        kedro_runner.run(pipeline, DataCatalog({"seed": MemoryDataset(1)}))
+
+    assert type(raised.value) is expected_type
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a_fail"]  # nothing else started
+    if error == "NodeRefused":
+        assert raised.value.args == ("refused by the node",) and raised.value.code == 42
+
+
+def test_on_failure_continue_runs_independent_nodes(tmp_path: Path) -> None:
+    pipeline = _failing_first(tmp_path, "KeyError")
+
+    with pytest.raises(KeyError):
+        DagsterRunner(on_failure="continue").run(pipeline, DataCatalog({"seed": MemoryDataset(1)}))
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a_fail", "b_independent"]
+
+
+def test_an_exception_with_its_own_init_arguments_is_rebuilt_with_its_type() -> None:
+    from kedro_dagster_runner.workers.exceptions import pack, unpack
+
+    rebuilt = unpack(pack(NodeRefused(7, "no")))
+
+    assert type(rebuilt) is NodeRefused and rebuilt.args == ("no",) and rebuilt.code == 7
+
+
+# From plain Python, without a project: multi-process kinds ship the pipeline as ParallelRunner --
+
+
+def _add(left: int, right: int) -> int:
+    return left + right
+
+
+def _double(value: int) -> int:
+    return value * 2
+
+
+def _diamond() -> Pipeline:
+    return Pipeline(
+        [
+            node(_double, "seed", "left", name="left"),
+            node(_double, "seed", "right", name="right"),
+            node(_add, ["left", "right"], "total", name="total"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("executor", ["multiprocess", "dagster_multiprocess"])
+def test_multi_process_kinds_run_a_pipeline_from_plain_python_like_parallel_runner(
+    executor: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kedro.io import SharedMemoryDataCatalog
+    from kedro.runner import ParallelRunner
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    parallel = ParallelRunner(max_workers=2)  # its manager holds the outputs while it lives
+    expected = parallel.run(_diamond(), SharedMemoryDataCatalog({"seed": MemoryDataset(5)}))
+    result = DagsterRunner(executor=executor, max_concurrent=2).run(
+        _diamond(), DataCatalog({"seed": MemoryDataset(5)})
+    )
+
+    assert result["total"].load() == expected["total"].load() == 20
+
+
+def test_lambda_nodes_are_refused_with_parallel_runners_message() -> None:
+    from kedro.io import SharedMemoryDataCatalog
+    from kedro.runner import ParallelRunner
+
+    pipeline = Pipeline([node(lambda value: value, "seed", "out", name="anonymous")])
+    with pytest.raises(AttributeError) as kedros:
+        ParallelRunner().run(pipeline, SharedMemoryDataCatalog({"seed": MemoryDataset(1)}))
+    with pytest.raises(AttributeError) as ours:
+        DagsterRunner(executor="multiprocess").run(
+            pipeline, DataCatalog({"seed": MemoryDataset(1)})
+        )
+
+    assert str(ours.value) == str(kedros.value)
+    assert "The following nodes cannot be serialised" in str(ours.value)

@@ -32,7 +32,7 @@ def _raise(error: BaseException) -> BaseException:
         return raised
 
 
-def test_a_failure_record_survives_an_exception_that_does_not_unpickle(tmp_path: Path) -> None:
+def test_an_exception_that_does_not_unpickle_comes_back_with_its_type(tmp_path: Path) -> None:
     error = _raise(CodedError(7, "bad row"))
     with pytest.raises(TypeError):
         pickle.loads(pickle.dumps(error))
@@ -43,13 +43,36 @@ def test_a_failure_record_survives_an_exception_that_does_not_unpickle(tmp_path:
     store.record_failure(NodeFailure.worker_lost("load", "later"), replace=False)
 
     record = store.failure("load")
-    assert record is not None and record.exception is None
+    assert record is not None
+    assert type(record.exception) is CodedError and str(record.exception) == "[7] bad row"
     assert record.exception_class == f"{__name__}.CodedError"
-    assert record.message == "[7] bad row"
     assert "raise error" in record.traceback
-    stand_in = record.stand_in()
-    assert isinstance(stand_in, RemoteNodeError) and "CodedError: [7] bad row" in str(stand_in)
     assert store.failure("other") is None
+
+
+def test_an_exception_whose_class_is_not_importable_leaves_a_readable_record(
+    tmp_path: Path,
+) -> None:
+    import sys
+    import types
+
+    module = types.ModuleType("vanishing_module")
+    exec("class VanishingError(Exception):\n    pass\n", module.__dict__)
+    module.VanishingError.__module__ = "vanishing_module"
+    sys.modules["vanishing_module"] = module
+    store = DirectoryStore(str(tmp_path / "run"))
+    try:
+        store.record_failure(
+            NodeFailure.from_exception("load", _raise(module.VanishingError("gone")))
+        )
+    finally:
+        del sys.modules["vanishing_module"]  # as in a driver that cannot import the class
+
+    record = store.failure("load")
+    assert record is not None and record.exception is None
+    assert record.message == "gone" and "raise error" in record.traceback
+    stand_in = record.stand_in()
+    assert isinstance(stand_in, RemoteNodeError) and "VanishingError: gone" in str(stand_in)
 
 
 def test_a_picklable_exception_comes_back_with_its_type(tmp_path: Path) -> None:

@@ -89,6 +89,12 @@ class RunnerSettings(StrictModel):
         description="With submit: detached, follow the run to its end (progress, exit code); "
         "ignored by attached runs, which always end with the run.",
     )
+    on_failure: Literal["stop", "continue"] = Field(
+        default="stop",
+        description="stop: as Kedro's runners, no node starts once one failed (nodes already "
+        "running finish); continue: Dagster's way, nodes that do not depend on the failed one "
+        "still run.",
+    )
     launcher: str | None = Field(
         default=None,
         description="With submit: detached, an executor under 'executors' whose kind launches "

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from kedro_dagster_runner import _compat
@@ -25,7 +26,13 @@ from kedro_dagster_runner.mlflow_bridge import driver_run
 from kedro_dagster_runner.naming import job_name_for, unique_op_names
 from kedro_dagster_runner.spec import NodeSpec, ProjectSpec, RunSpec
 from kedro_dagster_runner.workers.handoff import detached_handoff_root, is_parameter, needs_handoff
-from kedro_dagster_runner.workers.runtime import NodeRuntime
+from kedro_dagster_runner.workers.runtime import (
+    RUN_INPUTS_KEY,
+    SHIPPED_KEY,
+    NodeRuntime,
+    RunInputs,
+    ShippedRun,
+)
 from kedro_dagster_runner.workers.store import DirectoryStore, RunStore, create_live_store
 
 if TYPE_CHECKING:
@@ -47,26 +54,30 @@ class RunPlan:
         temporary_root: A temp dir made for the store, removed with it (``None`` when the store
             is in memory or under ``runner.handoff`` / the detached runs' root).
         in_driver: True when every node runs in the ``kedro run`` process.
+        inputs: The session's ``--params`` and load versions, for workers (kept in the store
+            apart from the spec).
+        shipped: True when nodes run in other processes but there is no project to rebuild
+            (plain Python): the nodes and the catalog are pickled into the store.
     """
 
     spec: RunSpec
     store: RunStore
     temporary_root: str | None
     in_driver: bool
+    inputs: RunInputs
+    shipped: bool = False
 
     def publish(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
-        """Write the spec to the store and, for nodes in other processes, the in-memory pipeline
-        inputs, failing before any node runs when data cannot cross processes."""
+        """Write the spec to the store and, for nodes in other processes, what workers read
+        besides it (the run's inputs, in-memory pipeline inputs, a shipped pipeline), failing
+        before any node runs when something cannot cross processes."""
         self.store.write_spec(self.spec.to_json())
         if self.in_driver:
             return
-        for name in sorted(pipeline.datasets()):
-            if name in catalog and _compat.is_single_process(catalog.get(name)):
-                raise UnpicklableDataError(
-                    f"Dataset '{name}' (used by nodes {_consumers(pipeline, name)}) is a "
-                    f"single-process dataset and cannot be used with the "
-                    f"'{self.spec.executor_kind}' executor; use in_process."
-                )
+        self.store.write_private(RUN_INPUTS_KEY, self.inputs)
+        if self.shipped:  # workers get these objects: Kedro's ParallelRunner checks first
+            _compat.check_parallel_nodes(pipeline.nodes)
+            _compat.check_parallel_catalog(catalog)
         for name in sorted(pipeline.inputs() & set(self.spec.handoff_datasets)):
             try:
                 self.store.save(name, catalog.load(name))
@@ -74,6 +85,18 @@ class RunPlan:
                 raise UnpicklableDataError(
                     f"{exc} It is an input of nodes {_consumers(pipeline, name)}."
                 ) from exc.__cause__
+        if self.shipped:
+            nodes = {node.name: node for node in pipeline.nodes}
+            self.store.write_private(SHIPPED_KEY, ShippedRun(nodes, catalog))
+
+    def discard_handoff(self, name: str) -> None:
+        """Delete the handoff data of ``name`` (released: no pending node reads it)."""
+        if name in self._handoff:
+            self.store.discard(name)
+
+    @cached_property
+    def _handoff(self) -> frozenset[str]:
+        return frozenset(self.spec.handoff_datasets)
 
     def return_free_outputs(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
         """Put in-memory free outputs, produced in workers, back into the driver's catalog."""
@@ -123,12 +146,14 @@ def plan_run(
     """
     kind = kind_named(config.executor.kind)
     in_driver = kind.nodes_run is NodesRun.DRIVER and not config.runner.detached
-    if not in_driver and driver is None:
-        where = "in a run worker" if config.runner.detached else "in other processes"
+    shipped = not in_driver and driver is None
+    if shipped and (config.runner.detached or not kind.runs_shipped_pipelines):
+        where = "in a run worker" if config.runner.detached else "in containers or pods"
         raise DagsterRunnerError(
             f"Executor '{config.executor.name}' ({kind.name}) runs nodes {where}, which "
             "rebuild the Kedro project; that needs a run started through a KedroSession "
-            "(`kedro run` or `KedroSession.run`). Use the in_process executor otherwise."
+            "(`kedro run` or `KedroSession.run`). Without a project use in_process, "
+            "multiprocess or dask."
         )
     temporary_root = None
     store: RunStore
@@ -152,7 +177,12 @@ def plan_run(
             name for name in pipeline.datasets() if needs_handoff(name, catalog)
         )
     spec = _spec(pipeline, catalog, config, driver, run_id, is_async, store, handoff_datasets)
-    return RunPlan(spec, store, temporary_root, in_driver)
+    inputs = (
+        RunInputs(dict(driver.runtime_params), dict(driver.load_versions))
+        if driver is not None
+        else RunInputs()
+    )
+    return RunPlan(spec, store, temporary_root, in_driver, inputs, shipped)
 
 
 def _project_spec(driver: DriverContext) -> ProjectSpec:
@@ -162,9 +192,7 @@ def _project_spec(driver: DriverContext) -> ProjectSpec:
         package_name=driver.package_name,
         env=driver.env,
         conf_source=driver.conf_source,
-        runtime_params=driver.runtime_params,
         pipeline_names=driver.pipeline_names,
-        load_versions=driver.load_versions,
     )
 
 
@@ -219,4 +247,5 @@ def _spec(
         # Without a driver to end it, only the package's executors can end the MLflow run.
         mlflow_run_id=mlflow_run_id if run_cleans_up or not unfollowed else None,
         mlflow_tracking_uri=mlflow_tracking_uri,
+        on_failure=config.runner.on_failure,
     )

@@ -11,10 +11,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from kedro_dagster_runner.errors import RunStoppedError
 from kedro_dagster_runner.spec import RunSpec
 
 if TYPE_CHECKING:
     from dagster import DagsterEvent
+    from dagster_shared.error import SerializableErrorInfo
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
@@ -32,6 +34,16 @@ def _log_console() -> Console:
     return Console(stderr=True)
 
 
+def _raised(error: SerializableErrorInfo | None, class_name: str) -> bool:
+    """True when ``error`` or an error it was caused by is of the class named ``class_name``
+    (Dagster wraps an op's exception in its own step error)."""
+    while error is not None:
+        if error.cls_name == class_name:
+            return True
+        error = error.cause
+    return False
+
+
 @dataclass
 class RunProgress:
     """Follows step events of one run.
@@ -41,6 +53,8 @@ class RunProgress:
         done: Kedro names of the nodes that completed.
         failed: Op names of the steps that failed, in the order they failed.
         skipped: Op names of the steps Dagster skipped (upstream failure).
+        not_started: Op names of the steps a stock executor started after a failure, whose op
+            refused to run the node (:class:`RunStoppedError`).
         errors: Op name -> Dagster's text of the step's error.
         engine_errors: Errors Dagster reported outside any step (executor or run failures).
     """
@@ -52,6 +66,7 @@ class RunProgress:
     done: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    not_started: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     engine_errors: list[str] = field(default_factory=list)
     _bar: Progress | None = None
@@ -102,8 +117,11 @@ class RunProgress:
             if self._bar is not None and self._task is not None:
                 self._bar.advance(self._task)
         elif kind == "STEP_FAILURE":
-            self.failed.append(str(event.step_key))
             error = getattr(event.step_failure_data, "error", None)
+            if _raised(error, RunStoppedError.__name__):
+                self.not_started.append(str(event.step_key))
+                return
+            self.failed.append(str(event.step_key))
             if error is not None:
                 self.errors[str(event.step_key)] = error.to_string()
         elif kind == "STEP_SKIPPED":
@@ -115,6 +133,6 @@ class RunProgress:
 
     def unfinished(self) -> list[str]:
         """Kedro names of the nodes that started and neither completed nor failed."""
-        ended = set(self.done) | {self._node_name(op) for op in self.failed}
+        ended = set(self.done) | {self._node_name(op) for op in (*self.failed, *self.not_started)}
         names = [self._node_name(op) for op in self.started]
         return [name for name in dict.fromkeys(names) if name not in ended]

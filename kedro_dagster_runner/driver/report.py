@@ -1,11 +1,14 @@
 """How a failed run ends ``kedro run``: the exception, built from the run store's failure records.
 
-The first failed node's :class:`~kedro_dagster_runner.workers.outcome.NodeFailure` (recorded in
-the run's store by the process that ran it) becomes a :class:`NodeFailedError` chained to the
-node's own exception; when the node ran elsewhere, the message carries that process's traceback.
-A step that left no record (its process died under one of Dagster's own executors) is described
-from Dagster's text of the step's error. A run that failed without a failed node raises
-:class:`DagsterRunnerError` with its status and the engine's errors.
+As under Kedro's runners, the caller gets the first failed node's own exception (the object
+itself when the node ran in this process; unpickled from the run's store when it ran elsewhere,
+with a note naming the node, the process and its traceback there), so ``except KeyError`` around
+``session.run`` and ``on_pipeline_error`` see what they would see under ``SequentialRunner``.
+Only an exception that cannot be rebuilt here (it does not unpickle, or its worker died before
+reporting under one of Dagster's own executors) becomes a :class:`NodeFailedError` chained to a
+:class:`~kedro_dagster_runner.errors.RemoteNodeError` with its class and message. A run that
+failed without a failed node raises :class:`DagsterRunnerError` with its status and the engine's
+errors.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ def run_error(
     store: RunStore,
     status: str,
     run_failure: str | None,
-) -> DagsterRunnerError:
-    """The exception ``kedro run`` ends with after a failed Dagster run."""
+) -> BaseException:
+    """The exception ``kedro run`` ends with after a failed Dagster run: the failed node's own
+    exception, as under Kedro's runners (see the module docstring)."""
     if progress.failed:
         return _node_error(spec, progress, store)
     details = list(progress.engine_errors)
@@ -53,20 +57,33 @@ def _recorded_failure(op_name: str, progress: RunProgress, store: RunStore) -> N
     return NodeFailure(op_name, "UnknownError", text, traceback="", pid=0, host="")
 
 
-def _node_error(spec: RunSpec, progress: RunProgress, store: RunStore) -> NodeFailedError:
+def _node_error(spec: RunSpec, progress: RunProgress, store: RunStore) -> BaseException:
     op_name = progress.failed[0]
     node = spec.node_by_op[op_name]
     failure = _recorded_failure(op_name, progress, store)
-    original = failure.stand_in()
-    message = f"Node '{node.name}' failed: {type(original).__name__}: {original}"
-    if failure.traceback and not failure.ran_here():
-        message += (
-            f"\nThe node ran in process {failure.pid} on {failure.host}; its traceback:\n"
-            f"{failure.traceback}"
-        )
     others = [spec.node_by_op[op].name for op in progress.failed[1:]]
+    error = failure.exception
+    if error is None:  # it could not travel back: a stand-in naming its class and message
+        original = failure.stand_in()
+        error = NodeFailedError(
+            node.name, f"Node '{node.name}' failed: {type(original).__name__}: {original}", original
+        )
+        error.__cause__ = original
+    if failure.traceback and not failure.ran_here():
+        add_note(
+            error,
+            f"Raised by node '{node.name}' in process {failure.pid} on {failure.host}; its "
+            f"traceback there:\n{failure.traceback.rstrip()}",
+        )
     if others:
-        message += f"\nThese nodes failed too: {', '.join(others)}"
-    error = NodeFailedError(node.name, message, original)
-    error.__cause__ = original
+        add_note(error, f"These nodes failed too: {', '.join(others)}")
     return error
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """``error.add_note(note)`` (Python 3.11+), or the same ``__notes__`` list before it."""
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+    else:  # Python 3.10: kept for code that reads __notes__
+        notes = getattr(error, "__notes__", None) or []
+        error.__notes__ = [*notes, note]  # type: ignore[attr-defined]

@@ -65,11 +65,14 @@ class SessionCapture:
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
         if self._latest is None:
             return
-        run_id = run_params.get("run_id")
+        # Kedro 1.3+ names the run "run_id"; 1.0-1.2 only "session_id" (the same value).
+        run_id = run_params.get("run_id") or run_params.get("session_id")
         if not run_id:
             return
         self._latest.pipeline_names = list(run_params.get("pipeline_names") or []) or None
         self._latest.load_versions = dict(run_params.get("load_versions") or {})
+        if run_params.get("runtime_params") is not None:  # KedroServiceSession passes them here
+            self._latest.runtime_params = dict(run_params["runtime_params"])
         self._latest.run_params = dict(run_params)
         self._by_run_id[run_id] = self._latest
 

@@ -96,6 +96,10 @@ class ExecutorKind(Generic[Options]):
     """True when its entry can configure the run launcher of detached runs (``runner.launcher``)."""
     finishes_unfollowed_runs: ClassVar[bool] = False
     """True when its executor ends a detached run nobody follows (MLflow run, handoff store)."""
+    runs_shipped_pipelines: ClassVar[bool] = False
+    """True when its workers can run a pipeline started without a Kedro project (plain Python),
+    from the nodes and catalog the driver pickles into the run's store; kinds whose workers must
+    rebuild the project from its files (containers, pods) leave it false."""
 
     # Options ----------------------------------------------------------------------------------
 

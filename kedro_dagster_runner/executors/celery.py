@@ -216,6 +216,7 @@ class CeleryKind(PackageExecutorKind[CeleryOptions]):
     description = "Celery workers on a Redis or RabbitMQ broker, queues chosen by node tags"
     options_model = CeleryOptions
     nodes_run: ClassVar[NodesRun] = NodesRun.REMOTE
+    runs_shipped_pipelines: ClassVar[bool] = True
     extra: ClassVar[Extra | None] = Extra("celery", "celery")
 
     def make_launcher(self, spec: RunSpec, options: CeleryOptions) -> NodeLauncher:

@@ -47,6 +47,7 @@ class DagsterMultiprocessKind(ExecutorKind[DagsterMultiprocessOptions]):
     description = "Dagster's stock multiprocess executor (a process per node)"
     options_model = DagsterMultiprocessOptions
     nodes_run: ClassVar[NodesRun] = NodesRun.LOCAL_PROCESSES
+    runs_shipped_pipelines: ClassVar[bool] = True
     instance_need: ClassVar[InstanceNeed] = InstanceNeed.PERSISTENT
 
     def executor_definition(self, spec: RunSpec) -> ExecutorDefinition:

@@ -111,6 +111,7 @@ class DaskKind(PackageExecutorKind[DaskOptions]):
     description = "dask.distributed workers (a local cluster for the run, or a scheduler's)"
     options_model = DaskOptions
     nodes_run: ClassVar[NodesRun] = NodesRun.REMOTE
+    runs_shipped_pipelines: ClassVar[bool] = True
     extra: ClassVar[Extra | None] = Extra("dask", "distributed")
 
     def make_launcher(self, spec: RunSpec, options: DaskOptions) -> NodeLauncher:

@@ -61,6 +61,7 @@ class KedroStepExecutor(Executor):
     ) -> None:
         self._spec = spec
         self._any_failed = False
+        self._first_failure: str | None = None
         self._launcher = launcher
         self._retries = retries
         self._tag_concurrency_limits = tag_concurrency_limits
@@ -73,6 +74,7 @@ class KedroStepExecutor(Executor):
         self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
     ) -> Iterator[DagsterEvent]:
         self._any_failed = False
+        self._first_failure = None
         try:
             yield from self._orchestrate(plan_context, execution_plan)
         except BaseException:
@@ -97,10 +99,14 @@ class KedroStepExecutor(Executor):
         self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
     ) -> Iterator[DagsterEvent]:
         limit = self._launcher.max_concurrent
+        kedro_order = {node.op_name: index for index, node in enumerate(self._spec.nodes)}
         with (
             _compat.ActiveExecution(
                 execution_plan,
                 retry_mode=self.retries,
+                # Ready steps start in Kedro's topological order, so in_process runs nodes in
+                # exactly SequentialRunner's order.
+                sort_key_fn=lambda step: kedro_order.get(step.key, 0),
                 max_concurrent=limit,
                 tag_concurrency_limits=self._tag_concurrency_limits,
             ) as active,
@@ -110,17 +116,24 @@ class KedroStepExecutor(Executor):
                 if active.check_for_interrupts():
                     active.mark_interrupted()
                     raise KeyboardInterrupt
-                for step in active.get_steps_to_execute(limit=limit - launcher.running()):
-                    event = DagsterEvent.step_start_event(plan_context.for_step(step))
-                    active.handle_event(event)
-                    yield event
-                    launcher.launch(step.key)
+                if self._stopping():
+                    _abandon_ready_steps(plan_context, active, self._first_failure)
+                else:
+                    for step in active.get_steps_to_execute(limit=limit - launcher.running()):
+                        event = DagsterEvent.step_start_event(plan_context.for_step(step))
+                        active.handle_event(event)
+                        yield event
+                        launcher.launch(step.key)
                 for outcome in launcher.finished(timeout=_POLL_SECONDS):
                     yield from self._report(plan_context, active, outcome)
                     active.verify_complete(plan_context, outcome.op_name)
                 yield from active.plan_events_iterator(plan_context)
-                if not launcher.running() and not active.is_complete:
+                if not launcher.running() and not active.is_complete and not self._stopping():
                     active.sleep_til_ready()
+
+    def _stopping(self) -> bool:
+        """True once a node failed in a run that stops at its first failure (Kedro's way)."""
+        return self._first_failure is not None and self._spec.stops_at_first_failure
 
     def _report(
         self,
@@ -160,6 +173,22 @@ class KedroStepExecutor(Executor):
                     step_context, outcome.failure.error_info(), active.get_known_state()
                 )
             ]
+            if events[0].event_type_value == "STEP_FAILURE" and self._first_failure is None:
+                self._first_failure = step.key
         for event in events:
             active.handle_event(event)
             yield event
+
+
+def _abandon_ready_steps(
+    plan_context: PlanOrchestrationContext, active: ActiveExecution, failed_op: str | None
+) -> None:
+    """Do not start the steps that are ready: the run stops at its first failure, as Kedro's
+    runners do. Steps downstream of an abandoned one are abandoned in turn by Dagster's plan
+    events, so the plan completes once the running nodes are done."""
+    for step in active.get_steps_to_execute():
+        plan_context.for_step(step).log.info(
+            f"Not starting step {step.key}: step {failed_op} failed and the run stops at its "
+            "first failure, as Kedro's runners do (runner.on_failure: continue runs on)."
+        )
+        active.mark_abandoned(step.key)

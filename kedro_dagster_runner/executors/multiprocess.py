@@ -52,8 +52,17 @@ class MultiprocessOptions(ConcurrentOptions):
     _selector = model_validator(mode="before")(lambda cls, v: unpack_start_method(v))
 
 
-def _init_pool_worker(store_uri: str) -> None:
-    """Pool initializer: read the run spec and warm the Kedro context before the first node."""
+def _init_pool_worker(store_uri: str, environment: dict[str, str]) -> None:
+    """Pool initializer: take the driver's environment, read the run spec and warm the Kedro
+    context before the first node.
+
+    A forkserver (or spawn) child starts with the environment of the process that started the
+    forkserver, which in a notebook or service may be an earlier run's; Kedro's ParallelRunner
+    forks, so its workers see the driver's environment as it is when the run starts. Workers
+    here get that snapshot too.
+    """
+    os.environ.clear()
+    os.environ.update(environment)
     os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
     with contextlib.suppress(Exception):  # reported as the failure of each node it is given
         runtime_for(spec_at(store_uri))
@@ -78,7 +87,7 @@ class PoolLauncher(FutureLauncher):
             max_workers=self.max_concurrent,
             mp_context=context,
             initializer=_init_pool_worker,
-            initargs=(self._spec.handoff_uri,),
+            initargs=(self._spec.handoff_uri, dict(os.environ)),
         )
         return self
 
@@ -114,6 +123,7 @@ class MultiprocessKind(PackageExecutorKind[MultiprocessOptions]):
     description = "a pool of warm local worker processes (forkserver by default)"
     options_model = MultiprocessOptions
     nodes_run: ClassVar[NodesRun] = NodesRun.LOCAL_PROCESSES
+    runs_shipped_pipelines: ClassVar[bool] = True
 
     def make_launcher(self, spec: RunSpec, options: MultiprocessOptions) -> NodeLauncher:
         return PoolLauncher(spec, options)

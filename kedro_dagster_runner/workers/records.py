@@ -36,6 +36,7 @@ def asset_records(outcome: StepOutcome) -> list[AssetObservation | AssetMaterial
 
 
 def write_node_logs(log_manager: logging.Logger, outcome: StepOutcome) -> None:
-    """Write the records node code logged to the run's event log, attributed to the step."""
+    """Write the records node code logged to the run's event log, attributed to the step (not
+    to the run's console: the node's process printed them already)."""
     for level, message in outcome.logs:
-        _compat.log_unfiltered(log_manager, level, message)
+        _compat.log_to_event_log(log_manager, level, message)

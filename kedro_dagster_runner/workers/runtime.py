@@ -6,22 +6,27 @@ Two sources:
   catalog and hook manager in the run's :class:`~kedro_dagster_runner.workers.store.LiveStore`,
   so memory datasets stay in memory and hooks fire on the session's hook manager.
 * **rebuilt**: any other process. The Kedro context is rebuilt once per process and run from the
-  run spec (bootstrap_project -> KedroSession.create -> load_context -> catalog with the driver's
-  run id as save version) and cached; memory datasets are swapped for handoff datasets.
+  run spec (bootstrap_project -> the project's ``SESSION_CLASS`` -> load_context -> a catalog of
+  its ``DATA_CATALOG_CLASS`` with the driver's run id as save version, ``--params`` and load
+  versions read from the run's store) and cached; memory datasets are swapped for handoff
+  datasets, keeping their declared validators.
+* **shipped**: a run started from plain Python, without a project: the driver pickled its nodes
+  and catalog into the run's store (as Kedro's ParallelRunner pickles them into its workers);
+  the worker unpacks them and builds ParallelRunner's hook manager.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kedro_dagster_runner import _compat
 from kedro_dagster_runner.errors import ProjectError
-from kedro_dagster_runner.spec import RunSpec
+from kedro_dagster_runner.spec import ProjectSpec, RunSpec
 from kedro_dagster_runner.workers.handoff import HandoffDataset
 from kedro_dagster_runner.workers.store import live_store, open_store
 
@@ -68,36 +73,88 @@ def runtime_for(spec: RunSpec) -> NodeRuntime:
         return runtime
 
 
+RUN_INPUTS_KEY = "run_inputs"
+SHIPPED_KEY = "shipped"
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What the session gave the run that may not be JSON or may be secret: ``--params`` (any
+    Python value from ``KedroSession.create(runtime_params=...)``) and load versions. Kept in the
+    run's store apart from the spec (:meth:`RunStore.write_private`), never in Dagster's records."""
+
+    runtime_params: dict[str, Any] = field(default_factory=dict)
+    load_versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShippedRun:
+    """A run started without a Kedro project (``runner.run(pipeline, catalog)`` from plain
+    Python): its nodes and catalog travel to workers pickled, as Kedro's ParallelRunner sends
+    them, instead of being rebuilt from the project."""
+
+    nodes: dict[str, Node]
+    catalog: CatalogProtocol
+
+
 def _rebuild(spec: RunSpec) -> NodeRuntime:
-    """Rebuild the driver's Kedro context in this process."""
-    project = spec.project
-    if project is None:
-        raise ProjectError(
-            f"Run {spec.run_id} has no Kedro project to rebuild in worker process {os.getpid()}: "
-            "a multi-process executor needs a run started by a KedroSession (kedro run)."
-        )
+    """Rebuild the driver's Kedro context in this process (or unpack a shipped run)."""
     os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
     os.environ["DO_NOT_TRACK"] = "1"
+    store = open_store(spec.handoff_uri) if spec.handoff_uri else None
+    shipped = store.read_private(SHIPPED_KEY) if store is not None else None
+    if isinstance(shipped, ShippedRun):
+        runtime = NodeRuntime(shipped.nodes, shipped.catalog, _parallel_hook_manager())
+    elif spec.project is not None:
+        stored = store.read_private(RUN_INPUTS_KEY) if store is not None else None
+        inputs = stored if isinstance(stored, RunInputs) else RunInputs()
+        runtime = _rebuild_project(spec, spec.project, inputs)
+    else:
+        raise ProjectError(
+            f"Run {spec.run_id} has neither a Kedro project nor a shipped pipeline to run in "
+            f"worker process {os.getpid()} (its run store {spec.handoff_uri} holds neither)."
+        )
+    if store is not None:
+        for name in spec.handoff_datasets:
+            _compat.replace_dataset(runtime.catalog, name, HandoffDataset(store, name))
+    return runtime
 
-    from kedro.framework.project import pipelines
-    from kedro.framework.session import KedroSession
+
+def _parallel_hook_manager() -> PluginManager:
+    """The hook manager Kedro's ParallelRunner gives a node in a worker: the project settings'
+    hooks and the installed plugins' (a plain-Python caller's own hook manager stays in the
+    caller's process, as under ParallelRunner)."""
+    from kedro.framework.hooks.manager import (
+        _create_hook_manager,
+        _register_hooks,
+        _register_hooks_entry_points,
+    )
+    from kedro.framework.project import settings
+
+    manager = _create_hook_manager()
+    _register_hooks(manager, settings.HOOKS)
+    _register_hooks_entry_points(manager, settings.DISABLE_HOOKS_FOR_PLUGINS)
+    return manager
+
+
+def _rebuild_project(spec: RunSpec, project: ProjectSpec, inputs: RunInputs) -> NodeRuntime:
+    """bootstrap_project -> the project's session class -> context -> catalog, as the driver's
+    ``KedroSession.run`` built them."""
+    from kedro.framework.project import pipelines, settings
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(Path(project.project_path))
-    session = KedroSession.create(
-        project_path=project.project_path,
-        env=project.env,
-        runtime_params=project.runtime_params or None,
-        conf_source=project.conf_source,
+    session, context = _compat.open_project_session(
+        settings.SESSION_CLASS,
+        project.project_path,
+        project.env,
+        project.conf_source,
+        inputs.runtime_params,
+        project.pipeline_names,
     )
-    if hasattr(pipelines, "set_requested"):
-        pipelines.set_requested(project.pipeline_names or None)
-    context = session.load_context()
-    catalog = _compat.build_catalog(context, spec.run_id, project.load_versions)
-    if spec.handoff_uri and spec.handoff_datasets:
-        store = open_store(spec.handoff_uri)
-        for name in spec.handoff_datasets:
-            catalog[name] = HandoffDataset(store, name)
+    catalog = _compat.build_catalog(
+        context, spec.run_id, inputs.load_versions, project.pipeline_names
+    )
     return NodeRuntime(
         nodes=_find_nodes(spec, project.pipeline_names, pipelines),
         catalog=catalog,

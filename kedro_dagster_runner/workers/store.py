@@ -21,6 +21,7 @@ pickled, failures keep the exception object, and it also carries the driver's ow
 
 from __future__ import annotations
 
+import os
 import pickle
 import uuid
 from abc import ABC, abstractmethod
@@ -32,9 +33,12 @@ import cloudpickle
 from kedro.io import DatasetError
 
 from kedro_dagster_runner.errors import DagsterRunnerError, UnpicklableDataError
+from kedro_dagster_runner.workers.exceptions import PackedException, pack, unpack
 from kedro_dagster_runner.workers.outcome import NodeFailure
 
 if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
     from kedro_dagster_runner.workers.runtime import NodeRuntime
 
 LIVE_PREFIX = "kedro-live:"
@@ -85,6 +89,19 @@ class RunStore(ABC):
         """True when data is stored under ``name``."""
 
     @abstractmethod
+    def discard(self, name: str) -> None:
+        """Delete the data stored under ``name``, if any."""
+
+    @abstractmethod
+    def write_private(self, key: str, value: object) -> None:
+        """Keep ``value`` for the run's workers, readable by its owner only (cloudpickle; the
+        run's ``--params`` and load versions, a pipeline shipped without a project)."""
+
+    @abstractmethod
+    def read_private(self, key: str) -> object | None:
+        """The value written under ``key`` by :meth:`write_private`, or ``None``."""
+
+    @abstractmethod
     def remove(self) -> None:
         """Delete everything the run stored."""
 
@@ -103,6 +120,7 @@ class LiveStore(RunStore):
         self._spec: str | None = None
         self._failures: dict[str, NodeFailure] = {}
         self._data: dict[str, Any] = {}
+        self._private: dict[str, object] = {}
 
     def write_spec(self, spec_json: str) -> None:
         self._spec = spec_json
@@ -130,6 +148,15 @@ class LiveStore(RunStore):
     def exists(self, name: str) -> bool:
         return name in self._data
 
+    def discard(self, name: str) -> None:
+        self._data.pop(name, None)
+
+    def write_private(self, key: str, value: object) -> None:
+        self._private[key] = value
+
+    def read_private(self, key: str) -> object | None:
+        return self._private.get(key)
+
     def remove(self) -> None:
         _LIVE_STORES.pop(self.uri, None)
         self._data.clear()
@@ -145,16 +172,19 @@ def create_live_store(run_id: str, runtime: NodeRuntime) -> LiveStore:
 # In a folder ----------------------------------------------------------------------------------
 
 _ERRORS_DIR = "_errors"
+_PRIVATE_DIR = "_private"
 _SPEC_FILE = "_spec.json"
+_OWNER_ONLY = 0o600
 
 
 @dataclass(frozen=True)
 class _StoredFailure:
-    """A failure on disk: the record without its exception, and the exception pickled apart, so
-    that an exception that pickles but does not unpickle leaves the record readable."""
+    """A failure on disk: the record without its exception, and the exception packed apart
+    (:mod:`~kedro_dagster_runner.workers.exceptions`), so that an exception that does not
+    travel leaves the record readable."""
 
     record: NodeFailure
-    pickled_exception: bytes | None
+    packed_exception: PackedException | None
 
 
 class DirectoryStore(RunStore):
@@ -177,12 +207,19 @@ class DirectoryStore(RunStore):
         temporary = f"{path}.{uuid.uuid4().hex}.tmp"
         try:
             with self._fs.open(temporary, "wb") as stream:
+                self._restrict(temporary)
                 cloudpickle.dump(data, stream, protocol=5)
         except BaseException:
             if self._fs.exists(temporary):
                 self._fs.rm(temporary)
             raise
         self._fs.mv(temporary, path)
+
+    def _restrict(self, path: str) -> None:
+        """Make a local file readable by its owner only (the run's data may be sensitive);
+        other filesystems keep their own access control."""
+        if _is_local(self._fs):
+            os.chmod(path, _OWNER_ONLY)
 
     def _read(self, path: str) -> Any:
         with self._fs.open(path, "rb") as stream:
@@ -207,10 +244,26 @@ class DirectoryStore(RunStore):
     def exists(self, name: str) -> bool:
         return bool(self._fs.exists(self._path(name)))
 
+    def discard(self, name: str) -> None:
+        path = self._path(name)
+        if self._fs.exists(path):
+            self._fs.rm(path)
+
     def write_spec(self, spec_json: str) -> None:
         self._fs.makedirs(self._root, exist_ok=True)
-        with self._fs.open(f"{self._root}/{_SPEC_FILE}", "w") as stream:
+        if _is_local(self._fs):
+            os.chmod(self._root, 0o700)
+        path = f"{self._root}/{_SPEC_FILE}"
+        with self._fs.open(path, "w") as stream:
+            self._restrict(path)
             stream.write(spec_json)
+
+    def write_private(self, key: str, value: object) -> None:
+        self._write(self._path(key, _PRIVATE_DIR), value)
+
+    def read_private(self, key: str) -> object | None:
+        path = self._path(key, _PRIVATE_DIR)
+        return self._read(path) if self._fs.exists(path) else None
 
     def read_spec(self) -> str:
         with self._fs.open(f"{self._root}/{_SPEC_FILE}", "r") as stream:
@@ -220,28 +273,24 @@ class DirectoryStore(RunStore):
         path = self._path(failure.op_name, _ERRORS_DIR)
         if not replace and self._fs.exists(path):
             return
-        try:
-            pickled = cloudpickle.dumps(failure.exception) if failure.exception else None
-        except Exception:  # the exception itself does not pickle: keep its text
-            pickled = None
-        self._write(path, _StoredFailure(failure.portable(), pickled))
+        packed = pack(failure.exception) if failure.exception is not None else None
+        self._write(path, _StoredFailure(failure.portable(), packed))
 
     def failure(self, op_name: str) -> NodeFailure | None:
         path = self._path(op_name, _ERRORS_DIR)
         if not self._fs.exists(path):
             return None
         stored: _StoredFailure = self._read(path)
-        exception = None
-        if stored.pickled_exception is not None:
-            try:
-                exception = pickle.loads(stored.pickled_exception)
-            except Exception:  # e.g. __init__ arguments that differ from its args
-                exception = None
-        return replace(stored.record, exception=exception)
+        packed = stored.packed_exception
+        return replace(stored.record, exception=unpack(packed) if packed is not None else None)
 
     def remove(self) -> None:
         if self._fs.exists(self._root):
             self._fs.rm(self._root, recursive=True)
+
+
+def _is_local(fs: AbstractFileSystem) -> bool:
+    return "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
 
 
 def live_store(uri: str) -> LiveStore | None:

@@ -33,7 +33,11 @@ class RecordingHooks:
 
     @hook_impl
     def after_catalog_created(self, catalog: Any, save_version: str | None) -> None:
-        _record("after_catalog_created", save_version=save_version)
+        _record(
+            "after_catalog_created",
+            save_version=save_version,
+            catalog_class=type(catalog).__name__,
+        )
         if os.environ.get("DEMO_LOCK_INPUT"):
             catalog["lock_input"] = MemoryDataset(data=threading.Lock(), copy_mode="assign")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from kedro_dagster_runner.logging import getLogger
 
 
@@ -83,3 +85,13 @@ def make_lock(values: list[int]) -> Any:
 
 def use_lock(lock: Any) -> int:
     return 1
+
+
+class Rate(BaseModel):
+    """A typed parameter: Kedro 1.7 validates ``params:rate`` against it."""
+
+    per_second: int
+
+
+def use_rate(values: list[int], rate: Rate) -> int:
+    return len(values) * rate.per_second

@@ -61,6 +61,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     )
     lock_input = Pipeline([node(n.use_lock, "lock_input", "used", name="use_lock_input")])
     waiting = Pipeline([node(n.wait_for_release, "numbers", "released", name="wait_for_release")])
+    typed = Pipeline([node(n.use_rate, ["numbers", "params:rate"], "rated", name="use_rate")])
     return {
         "__default__": main,
         "failing": failing,
@@ -69,4 +70,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         "flaky": flaky,
         "waiting": waiting,
         "dying": dying,
+        "typed": typed,
+        "main": main,
     }
