@@ -152,9 +152,12 @@ def test_failing_node_fails_the_run_cleanly(
     )  # fmt: skip
 
     assert result.returncode != 0
-    assert "Node 'explode' failed: ValueError: explode refused 8 values" in result.output
+    # the node's own exception, with the worker's traceback in a note, as under Kedro's runners
+    assert result.output.rstrip().endswith("ValueError: explode refused 8 values")
+    assert "Raised by node 'explode' in process" in result.output
     assert '--from-nodes "explode"' in result.output
     (node_error,) = result.calls("on_node_error")
     assert node_error["pid"] != result.driver_pid
     (pipeline_error,) = result.calls("on_pipeline_error")
     assert pipeline_error["pid"] == result.driver_pid
+    assert pipeline_error["error"] == "ValueError"
