@@ -128,7 +128,7 @@ class KedroStepExecutor(Executor):
                     yield from self._report(plan_context, active, outcome)
                     active.verify_complete(plan_context, outcome.op_name)
                 yield from active.plan_events_iterator(plan_context)
-                if not launcher.running() and not active.is_complete and not self._stopping():
+                if not launcher.running() and not active.is_complete:
                     active.sleep_til_ready()
 
     def _stopping(self) -> bool:
