@@ -152,9 +152,9 @@ def test_failing_node_fails_the_run_cleanly(
     )  # fmt: skip
 
     assert result.returncode != 0
-    # the node's own exception, with the worker's traceback in a note, as under Kedro's runners
+    # the node's own exception, caused by the worker's traceback, as under ParallelRunner
     assert result.output.rstrip().endswith("ValueError: explode refused 8 values")
-    assert "Raised by node 'explode' in process" in result.output
+    assert "Node 'explode' raised in process" in result.output
     assert '--from-nodes "explode"' in result.output
     (node_error,) = result.calls("on_node_error")
     assert node_error["pid"] != result.driver_pid

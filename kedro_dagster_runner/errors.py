@@ -1,9 +1,9 @@
 """The package's one exception hierarchy; each error names the thing the user has to fix.
 
 Every error kedro-dagster-runner raises for a user to act on derives from
-:class:`DagsterRunnerError`. :class:`RemoteNodeError` is the one exception outside it: it stands in
-for a *node's* exception (a user error, not the package's) that could not travel back from the
-process that ran the node.
+:class:`DagsterRunnerError`. :class:`RemoteNodeError` and :class:`RemoteTraceback` stay outside
+it: they stand in for, or explain, a *node's* exception (a user error, not the package's) that was
+raised in another process.
 """
 
 from __future__ import annotations
@@ -71,6 +71,18 @@ class NodeFailedError(DagsterRunnerError):
         super().__init__(message)
         self.node_name = node_name
         self.original = original
+
+
+class RemoteTraceback(Exception):
+    """The cause of a node's exception raised in another process: the node's name, the process
+    and the traceback there (a traceback cannot cross processes)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text}\n"""'
 
 
 class RemoteNodeError(Exception):

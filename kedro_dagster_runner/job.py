@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     AssetRecord = AssetObservation | AssetMaterialization
 
 KEDRO_NODE_TAG = "kedro/node"
+STEP_PRIORITY_TAG = "dagster/priority"
 
 
 def kedro_tag_key(tag: str) -> str:
@@ -111,9 +112,14 @@ def op_definition_name(spec: RunSpec, node: NodeSpec) -> str:
 
 
 def _make_op(
-    spec: RunSpec, node: NodeSpec, io_names: dict[str, str], consumed: set[str]
+    spec: RunSpec, node: NodeSpec, io_names: dict[str, str], consumed: set[str], priority: int
 ) -> dagster.OpDefinition:
-    """One op per node; built with ``OpDefinition`` directly (the decorator costs ~0.7 ms/op)."""
+    """One op per node; built with ``OpDefinition`` directly (the decorator costs ~0.7 ms/op).
+
+    ``priority`` (Dagster's step priority tag, higher starts first among ready steps) is the
+    node's rank from the end of Kedro's topological order, so every executor starts ready nodes
+    in the order Kedro's runners do.
+    """
     import dagster
 
     return dagster.OpDefinition(
@@ -129,7 +135,11 @@ def _make_op(
         },
         compute_fn=partial(_run_op, spec),
         description=f"Kedro node {node.name}",
-        tags={KEDRO_NODE_TAG: node.name, **{kedro_tag_key(tag): "true" for tag in node.tags}},
+        tags={
+            KEDRO_NODE_TAG: node.name,
+            STEP_PRIORITY_TAG: str(priority),
+            **{kedro_tag_key(tag): "true" for tag in node.tags},
+        },
     )
 
 
@@ -176,7 +186,10 @@ def build_job(spec_json: str) -> dagster.JobDefinition:
         name for node in spec.nodes for name in (*node.inputs, *node.outputs)
     )
     dependencies, consumed = _graph_dependencies(spec, io_names)
-    ops = [_make_op(spec, node, io_names, consumed) for node in spec.nodes]
+    ops = [
+        _make_op(spec, node, io_names, consumed, priority=len(spec.nodes) - index)
+        for index, node in enumerate(spec.nodes)
+    ]
     graph = dagster.GraphDefinition(
         name=spec.job_name,
         node_defs=ops,

@@ -28,7 +28,7 @@ def test_failing_node_fails_the_run_with_its_error_and_a_resume_hint(
     assert run.nodes_run() == ["double_partial", "explode"]
     if env == "mp":
         assert node_error["pid"] != run.driver_pid
-        assert f"Raised by node 'explode' in process {node_error['pid']}" in run.output
+        assert f"Node 'explode' raised in process {node_error['pid']}" in run.output
 
 
 def _write_dagster_yml(project: Path, text: str) -> Path:
@@ -80,7 +80,7 @@ def test_unpicklable_node_output_fails_naming_dataset_and_node(kedro_demo: Kedro
     run = kedro_demo("--runner", RUNNER, "--env", "mp", "--pipelines", "unpicklable")
 
     assert run.returncode != 0
-    assert "Raised by node 'make_lock'" in run.output
+    assert "Node 'make_lock' raised in process" in run.output
     assert "UnpicklableDataError: Dataset 'lock' holds data of type LocalHandle" in run.output
     assert "use_lock" not in run.nodes_run()
 

@@ -86,8 +86,7 @@ class RunPlan:
                     f"{exc} It is an input of nodes {_consumers(pipeline, name)}."
                 ) from exc.__cause__
         if self.shipped:
-            nodes = {node.name: node for node in pipeline.nodes}
-            self.store.write_private(SHIPPED_KEY, ShippedRun(nodes, catalog))
+            self.store.write_private(SHIPPED_KEY, _shipped_run(pipeline, catalog))
 
     def discard_handoff(self, name: str) -> None:
         """Delete the handoff data of ``name`` (released: no pending node reads it)."""
@@ -123,6 +122,21 @@ class RunPlan:
                     "The run's handoff data stays in %s (remove it once the run has ended)",
                     self.store.uri,
                 )
+
+
+def _shipped_run(pipeline: Pipeline, catalog: CatalogProtocol) -> ShippedRun:
+    """What workers of a plain-Python run get: ParallelRunner's forked workers inherit the
+    driver's configured project and ``settings.HOOKS``; they are sent along instead."""
+    import cloudpickle
+    from kedro.framework.project import PACKAGE_NAME, settings
+
+    hooks: tuple[object, ...] | None = tuple(settings.HOOKS)
+    try:
+        cloudpickle.dumps(hooks)
+    except Exception:  # hook objects holding connections, locks...: the worker's settings
+        hooks = None
+    nodes = {node.name: node for node in pipeline.nodes}
+    return ShippedRun(nodes, catalog, PACKAGE_NAME, hooks)
 
 
 def _consumers(pipeline: Pipeline, dataset: str) -> list[str]:

@@ -1,27 +1,31 @@
 """How a failed run ends ``kedro run``: the exception, built from the run store's failure records.
 
-As under Kedro's runners, the caller gets the first failed node's own exception (the object
-itself when the node ran in this process; unpickled from the run's store when it ran elsewhere,
-with a note naming the node, the process and its traceback there), so ``except KeyError`` around
-``session.run`` and ``on_pipeline_error`` see what they would see under ``SequentialRunner``.
-Only an exception that cannot be rebuilt here (it does not unpickle, or its worker died before
-reporting under one of Dagster's own executors) becomes a :class:`NodeFailedError` chained to a
-:class:`~kedro_dagster_runner.errors.RemoteNodeError` with its class and message. A run that
-failed without a failed node raises :class:`DagsterRunnerError` with its status and the engine's
-errors.
+As under Kedro's runners, the caller gets the first failed node's own exception, so
+``except KeyError`` around ``session.run`` and ``on_pipeline_error`` see what they would see under
+``SequentialRunner``: the object itself when the node ran in this process; otherwise the one
+rebuilt from the run's store, caused by a :class:`~kedro_dagster_runner.errors.RemoteTraceback`
+naming the node, the process and its traceback there (as ``concurrent.futures`` presents a
+worker's error under ParallelRunner). Only an exception that cannot be rebuilt here (its class is
+not importable, or its worker died before reporting under one of Dagster's own executors) becomes
+a :class:`NodeFailedError` chained to a :class:`~kedro_dagster_runner.errors.RemoteNodeError`
+with its class and message. A run that failed without a failed node raises
+:class:`DagsterRunnerError` with its status and the engine's errors.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
-from kedro_dagster_runner.errors import DagsterRunnerError, NodeFailedError
+from kedro_dagster_runner.errors import DagsterRunnerError, NodeFailedError, RemoteTraceback
 from kedro_dagster_runner.workers.outcome import NodeFailure
 
 if TYPE_CHECKING:
     from kedro_dagster_runner.driver.progress import RunProgress
     from kedro_dagster_runner.spec import RunSpec
     from kedro_dagster_runner.workers.store import RunStore
+
+_LOGGER = logging.getLogger("kedro_dagster_runner")
 
 
 def run_error(
@@ -62,6 +66,8 @@ def _node_error(spec: RunSpec, progress: RunProgress, store: RunStore) -> BaseEx
     node = spec.node_by_op[op_name]
     failure = _recorded_failure(op_name, progress, store)
     others = [spec.node_by_op[op].name for op in progress.failed[1:]]
+    if others:
+        _LOGGER.warning("These nodes failed too: %s", ", ".join(others))
     error = failure.exception
     if error is None:  # it could not travel back: a stand-in naming its class and message
         original = failure.stand_in()
@@ -69,21 +75,11 @@ def _node_error(spec: RunSpec, progress: RunProgress, store: RunStore) -> BaseEx
             node.name, f"Node '{node.name}' failed: {type(original).__name__}: {original}", original
         )
         error.__cause__ = original
-    if failure.traceback and not failure.ran_here():
-        add_note(
-            error,
-            f"Raised by node '{node.name}' in process {failure.pid} on {failure.host}; its "
-            f"traceback there:\n{failure.traceback.rstrip()}",
+    elif failure.traceback and not failure.ran_here() and error.__cause__ is None:
+        # As concurrent.futures does for ParallelRunner: the worker's traceback is the cause,
+        # printed above the exception, whose own line stays the last one.
+        error.__cause__ = RemoteTraceback(
+            f"Node '{node.name}' raised in process {failure.pid} on {failure.host}:\n"
+            f"{failure.traceback.rstrip()}"
         )
-    if others:
-        add_note(error, f"These nodes failed too: {', '.join(others)}")
     return error
-
-
-def add_note(error: BaseException, note: str) -> None:
-    """``error.add_note(note)`` (Python 3.11+), or the same ``__notes__`` list before it."""
-    if hasattr(error, "add_note"):
-        error.add_note(note)
-    else:  # Python 3.10: kept for code that reads __notes__
-        notes = getattr(error, "__notes__", None) or []
-        error.__notes__ = [*notes, note]  # type: ignore[attr-defined]

@@ -99,14 +99,12 @@ class KedroStepExecutor(Executor):
         self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
     ) -> Iterator[DagsterEvent]:
         limit = self._launcher.max_concurrent
-        kedro_order = {node.op_name: index for index, node in enumerate(self._spec.nodes)}
         with (
+            # Ready steps start in Kedro's topological order (the ops' priority tags, see
+            # job._make_op), so in_process runs nodes in exactly SequentialRunner's order.
             _compat.ActiveExecution(
                 execution_plan,
                 retry_mode=self.retries,
-                # Ready steps start in Kedro's topological order, so in_process runs nodes in
-                # exactly SequentialRunner's order.
-                sort_key_fn=lambda step: kedro_order.get(step.key, 0),
                 max_concurrent=limit,
                 tag_concurrency_limits=self._tag_concurrency_limits,
             ) as active,

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kedro.io import AbstractDataset
+from kedro.io import AbstractDataset, DatasetError
 from kedro.io.cached_dataset import CachedDataset
 
 from kedro_dagster_runner import _compat
@@ -46,13 +46,25 @@ def needs_handoff(name: str, catalog: CatalogProtocol) -> bool:
 
 
 class HandoffDataset(AbstractDataset[Any, Any]):
-    """A dataset whose data lives in the run's store (used in worker catalogs only)."""
+    """A dataset whose data lives in the run's store (used in worker catalogs only).
+
+    It stands in for the in-memory dataset the catalog declared (``replaced``), if any, whose
+    ``confirm()`` it keeps: ``catalog.confirm(name)`` behaves as on the declared dataset.
+    """
 
     _EPHEMERAL = True
 
-    def __init__(self, store: RunStore, name: str) -> None:
+    def __init__(self, store: RunStore, name: str, replaced: AbstractDataset | None = None) -> None:
         self._store = store
         self._name = name
+        self._replaced = replaced
+
+    def confirm(self) -> None:
+        """The replaced dataset's ``confirm()``; Kedro's error when it has none."""
+        confirm = getattr(self._replaced, "confirm", None)
+        if confirm is None:
+            raise DatasetError(f"Dataset '{self._name}' does not have 'confirm' method")
+        confirm()
 
     def load(self) -> Any:
         return self._store.load(self._name)

@@ -91,10 +91,21 @@ class RunInputs:
 class ShippedRun:
     """A run started without a Kedro project (``runner.run(pipeline, catalog)`` from plain
     Python): its nodes and catalog travel to workers pickled, as Kedro's ParallelRunner sends
-    them, instead of being rebuilt from the project."""
+    them, instead of being rebuilt from the project.
+
+    Attributes:
+        nodes: The run's nodes by name.
+        catalog: The driver's catalog.
+        package_name: The project package the driver configured, if any (a worker configures
+            it too, as ParallelRunner's spawned workers do).
+        hooks: The driver's ``settings.HOOKS`` (ParallelRunner's forked workers inherit them);
+            ``None`` when they do not pickle, and then the worker's own settings apply.
+    """
 
     nodes: dict[str, Node]
     catalog: CatalogProtocol
+    package_name: str | None = None
+    hooks: tuple[object, ...] | None = None
 
 
 def _rebuild(spec: RunSpec) -> NodeRuntime:
@@ -104,7 +115,7 @@ def _rebuild(spec: RunSpec) -> NodeRuntime:
     store = open_store(spec.handoff_uri) if spec.handoff_uri else None
     shipped = store.read_private(SHIPPED_KEY) if store is not None else None
     if isinstance(shipped, ShippedRun):
-        runtime = NodeRuntime(shipped.nodes, shipped.catalog, _parallel_hook_manager())
+        runtime = NodeRuntime(shipped.nodes, shipped.catalog, _parallel_hook_manager(shipped))
     elif spec.project is not None:
         stored = store.read_private(RUN_INPUTS_KEY) if store is not None else None
         inputs = stored if isinstance(stored, RunInputs) else RunInputs()
@@ -116,23 +127,28 @@ def _rebuild(spec: RunSpec) -> NodeRuntime:
         )
     if store is not None:
         for name in spec.handoff_datasets:
-            _compat.replace_dataset(runtime.catalog, name, HandoffDataset(store, name))
+            original = runtime.catalog.get(name) if name in runtime.catalog else None
+            handoff = HandoffDataset(store, name, original)
+            _compat.replace_dataset(runtime.catalog, name, handoff)
     return runtime
 
 
-def _parallel_hook_manager() -> PluginManager:
-    """The hook manager Kedro's ParallelRunner gives a node in a worker: the project settings'
-    hooks and the installed plugins' (a plain-Python caller's own hook manager stays in the
-    caller's process, as under ParallelRunner)."""
+def _parallel_hook_manager(shipped: ShippedRun) -> PluginManager:
+    """The hook manager Kedro's ParallelRunner gives a node in a worker: the settings' hooks (the
+    driver's, as a forked worker has them) and the installed plugins'. A plain-Python caller's
+    own hook manager stays in the caller's process, as under ParallelRunner."""
     from kedro.framework.hooks.manager import (
         _create_hook_manager,
         _register_hooks,
         _register_hooks_entry_points,
     )
-    from kedro.framework.project import settings
+    from kedro.framework.project import PACKAGE_NAME, configure_project, settings
 
+    if shipped.package_name and shipped.package_name != PACKAGE_NAME:
+        configure_project(shipped.package_name)
     manager = _create_hook_manager()
-    _register_hooks(manager, settings.HOOKS)
+    hooks = shipped.hooks if shipped.hooks is not None else settings.HOOKS
+    _register_hooks(manager, hooks)
     _register_hooks_entry_points(manager, settings.DISABLE_HOOKS_FOR_PLUGINS)
     return manager
 
