@@ -161,3 +161,29 @@ def test_failing_node_fails_the_run_cleanly(
     (pipeline_error,) = result.calls("on_pipeline_error")
     assert pipeline_error["pid"] == result.driver_pid
     assert pipeline_error["error"] == "ValueError"
+
+
+def test_a_plain_python_run_ships_its_pipeline_to_dask_workers(tmp_path: Path) -> None:
+    """No project, no session: the nodes and catalog travel to the dask workers pickled, as
+    Kedro's ParallelRunner sends them to its processes (builtins as node functions, so that the
+    workers import nothing of the test)."""
+    from kedro.io import DataCatalog, MemoryDataset
+    from kedro.pipeline import Pipeline, node
+
+    from kedro_dagster_runner import DagsterRunner
+
+    pipeline = Pipeline(
+        [
+            node(sorted, "seed", "ordered", name="order"),
+            node(len, "ordered", "count", name="count"),
+            node(sum, "ordered", "total", name="total"),
+        ]
+    )
+    catalog = DataCatalog({"seed": MemoryDataset([3, 1, 2])})
+
+    result = DagsterRunner(executor="dask", n_workers=2, handoff=str(tmp_path)).run(
+        pipeline, catalog
+    )
+
+    assert (result["count"].load(), result["total"].load()) == (3, 6)
+    assert list(tmp_path.iterdir()) == []  # the run's store was removed
