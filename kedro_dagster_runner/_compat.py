@@ -168,7 +168,7 @@ def build_catalog(
 ) -> CatalogProtocol:
     """The project's catalog as ``KedroSession.run`` builds it: the project's
     ``DATA_CATALOG_CLASS``, the run's save and load versions, and parameter validation scoped to
-    the run's pipelines (Kedro 1.7+)."""
+    the run's pipelines (Kedro 1.4+)."""
     import inspect
 
     from kedro.framework.project import settings
@@ -212,7 +212,7 @@ def open_project_session(
     from kedro.framework.project import pipelines
     from kedro.framework.session import KedroSession
 
-    if hasattr(pipelines, "set_requested"):  # Kedro 1.4+: load only the run's pipelines
+    if hasattr(pipelines, "set_requested"):  # Kedro 1.5+: load only the run's pipelines
         pipelines.set_requested(pipeline_names or None)
     params = dict(runtime_params) or None
     if issubclass(session_class, KedroSession):
@@ -224,14 +224,29 @@ def open_project_session(
     return session, session.load_context(params)  # type: ignore[attr-defined]
 
 
+def project_session_class() -> type[AbstractSession]:
+    """The project's ``SESSION_CLASS`` (a setting since Kedro 1.3; ``KedroSession`` before)."""
+    from kedro.framework.project import settings
+    from kedro.framework.session import KedroSession
+
+    return getattr(settings, "SESSION_CLASS", KedroSession)
+
+
 def session_hook_manager(session: AbstractSession) -> PluginManager:
     """The hook manager of a session (node and dataset hooks fire on it)."""
     return session._hook_manager
 
 
 def context_package_name(context: KedroContext) -> str | None:
-    """The project's package name as the context knows it."""
-    return getattr(context, "_package_name", None)
+    """The project's package name as the context knows it (Kedro 1.0-1.1 sessions created
+    without ``package_name`` leave it ``None``: then the one ``bootstrap_project`` configured,
+    as Kedro 1.2+ does)."""
+    name = getattr(context, "_package_name", None)
+    if name is None:
+        from kedro.framework import project
+
+        name = project.PACKAGE_NAME
+    return name
 
 
 def context_runtime_params(context: KedroContext) -> dict[str, Any]:

@@ -12,10 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+from kedro import __version__ as kedro_version
+
 TESTS = Path(__file__).parent
 DEMO_PROJECT = TESTS / "demo_project"
 EXAMPLE_PROJECT = TESTS.parent / "examples" / "spaceflights"
 RUNNER = "kedro_dagster_runner.DagsterRunner"
+
+KEDRO_VERSION = tuple(int(part) for part in kedro_version.split(".")[:2])
+# `kedro run --pipelines` exists since Kedro 1.2; `--pipeline` (one name) in every 1.x.
+PIPELINES_OPTION = "--pipelines" if KEDRO_VERSION >= (1, 2) else "--pipeline"
+needs_runner_params = pytest.mark.skipif(
+    KEDRO_VERSION < (1, 6), reason="kedro run --runner-params exists since Kedro 1.6"
+)
 
 os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
 os.environ["DO_NOT_TRACK"] = "1"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from kedro_projects import needs_runner_params
 
 from kedro_dagster_runner import DagsterRunner
 
@@ -41,6 +42,7 @@ def test_persisted_datasets_are_materialized_with_metadata(
     assert json.loads((demo_project / "data/out/summary.json").read_text())["count"] == 8
 
 
+@needs_runner_params
 @pytest.mark.parametrize(
     ("executor", "dagster_logs"),
     [

@@ -40,6 +40,7 @@ import yaml
 from kedro.framework.hooks.manager import _create_hook_manager
 from kedro.framework.project import settings
 from kedro.runner import ParallelRunner, SequentialRunner
+from kedro_projects import KEDRO_VERSION
 
 from kedro_dagster_runner import DagsterRunner
 
@@ -648,7 +649,7 @@ def register_pipelines():
 _PYPROJECT = f"""[tool.kedro]
 package_name = "{PACKAGE}"
 project_name = "Differential test project"
-kedro_init_version = "1.7.0"
+kedro_init_version = "1.0.0"
 source_dir = "src"
 """
 
@@ -857,6 +858,9 @@ KEDRO_RUN_VARIANTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+
+if KEDRO_VERSION < (1, 6):  # `kedro run --runner-params` exists since Kedro 1.6
+    del KEDRO_RUN_VARIANTS["dagster-multiprocess"]
 
 _KEDRO_RUNS: dict[int, dict[str, KedroRun]] = {}
 

@@ -10,6 +10,7 @@ from kedro_projects import (
     RUNNER,
     copy_project,
     kedro_runner,
+    needs_runner_params,
     persisted_outputs,
 )
 
@@ -22,10 +23,12 @@ from kedro_projects import (
         pytest.param(
             ("--runner", RUNNER, "--runner-params", "executor=dagster_in_process"),
             id="dagster_in_process",
+            marks=needs_runner_params,
         ),
         pytest.param(
             ("--runner", RUNNER, "--runner-params", "executor=dagster_multiprocess"),
             id="dagster_multiprocess",
+            marks=needs_runner_params,
         ),
     ],
 )

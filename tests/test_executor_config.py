@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from kedro_projects import needs_runner_params
 
 from kedro_dagster_runner.config import resolve_config
 from kedro_dagster_runner.errors import ConfigError
@@ -149,6 +150,7 @@ def test_k8s_run_worker_job_gets_mounts_labels_and_secrets_by_reference() -> Non
     assert config["fail_pod_on_run_failure"] is True
 
 
+@needs_runner_params
 def test_container_executors_need_a_shared_instance(kedro_demo) -> None:
     from kedro_projects import RUNNER
 

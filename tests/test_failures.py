@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kedro_projects import RUNNER, KedroRunner
+from kedro_projects import PIPELINES_OPTION, RUNNER, KedroRunner, needs_runner_params
 
 
 @pytest.mark.parametrize("env", ["base", "mp"])
 def test_failing_node_fails_the_run_with_its_error_and_a_resume_hint(
     kedro_demo: KedroRunner, env: str
 ) -> None:
-    run = kedro_demo("--runner", RUNNER, "--env", env, "--pipelines", "failing")
+    run = kedro_demo("--runner", RUNNER, "--env", env, PIPELINES_OPTION, "failing")
 
     assert run.returncode != 0
     # The node's own exception ends the run, as under Kedro's runners.
@@ -66,6 +66,7 @@ def test_invalid_executor_option_names_the_key_path(
     assert run.calls("before_node_run") == []
 
 
+@needs_runner_params
 def test_runner_params_override_the_file_and_are_validated(kedro_demo: KedroRunner) -> None:
     run = kedro_demo(
         "--runner", RUNNER, "--runner-params", "executor=multiprocess,max_concurrent=oops"
@@ -77,7 +78,7 @@ def test_runner_params_override_the_file_and_are_validated(kedro_demo: KedroRunn
 
 
 def test_unpicklable_node_output_fails_naming_dataset_and_node(kedro_demo: KedroRunner) -> None:
-    run = kedro_demo("--runner", RUNNER, "--env", "mp", "--pipelines", "unpicklable")
+    run = kedro_demo("--runner", RUNNER, "--env", "mp", PIPELINES_OPTION, "unpicklable")
 
     assert run.returncode != 0
     assert "Node 'make_lock' raised in process" in run.output
@@ -87,7 +88,7 @@ def test_unpicklable_node_output_fails_naming_dataset_and_node(kedro_demo: Kedro
 
 def test_unpicklable_pipeline_input_fails_before_any_node(kedro_demo: KedroRunner) -> None:
     run = kedro_demo(
-        "--runner", RUNNER, "--env", "mp", "--pipelines", "lock_input",
+        "--runner", RUNNER, "--env", "mp", PIPELINES_OPTION, "lock_input",
         env={"DEMO_LOCK_INPUT": "1"},
     )  # fmt: skip
 
@@ -98,14 +99,14 @@ def test_unpicklable_pipeline_input_fails_before_any_node(kedro_demo: KedroRunne
 
 
 def test_in_process_runs_need_no_pickling(kedro_demo: KedroRunner) -> None:
-    run = kedro_demo("--runner", RUNNER, "--pipelines", "unpicklable")
+    run = kedro_demo("--runner", RUNNER, PIPELINES_OPTION, "unpicklable")
 
     assert run.returncode == 0, run.output
     assert run.nodes_run() == ["double", "make_lock", "use_lock"]
 
 
 def test_a_killed_worker_fails_its_node_naming_the_lost_worker(kedro_demo: KedroRunner) -> None:
-    run = kedro_demo("--runner", RUNNER, "--env", "mp", "--pipelines", "dying")
+    run = kedro_demo("--runner", RUNNER, "--env", "mp", PIPELINES_OPTION, "dying")
 
     assert run.returncode != 0
     assert "WorkerLostError: The worker process running step 'die' died" in (

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from kedro.runner import SequentialRunner
-from kedro_projects import RUNNER, KedroRunner
+from kedro_projects import KEDRO_VERSION, PIPELINES_OPTION, RUNNER, KedroRunner
 from test_filters import session_run
 
 from kedro_dagster_runner import DagsterRunner
@@ -24,6 +24,7 @@ def test_workers_build_the_projects_data_catalog_class(kedro_demo: KedroRunner) 
     assert {c["catalog_class"] for c in catalogs} == {"MarkedCatalog"}
 
 
+@pytest.mark.skipif(KEDRO_VERSION < (1, 4), reason="KedroServiceSession exists since Kedro 1.4")
 def test_a_service_session_project_runs_on_workers_with_its_params(
     kedro_demo: KedroRunner, demo_project: Path
 ) -> None:
@@ -103,15 +104,19 @@ def test_runtime_params_stay_out_of_the_spec(demo_project: Path, tmp_path: Path)
     assert "s3cr3t-value" not in spec_json and "api_key" not in spec_json
 
 
+@pytest.mark.skipif(
+    KEDRO_VERSION < (1, 4),
+    reason="Kedro scopes parameter validation to the run's pipelines since 1.4",
+)
 def test_parameters_are_validated_against_the_run_pipelines_only(
     kedro_demo: KedroRunner, demo_project: Path
 ) -> None:
-    # Invalid for the "typed" pipeline only, which the run does not include (Kedro 1.7+ scopes
+    # Invalid for the "typed" pipeline only, which the run does not include (Kedro 1.4+ scopes
     # parameter validation to the requested pipelines; workers must too).
     (demo_project / "conf/mp/parameters.yml").write_text("rate:\n  per_second: fast\n")
 
-    sequential = kedro_demo("--env", "mp", "--pipelines", "main")
-    run = kedro_demo("--runner", RUNNER, "--env", "mp", "--pipelines", "main")
+    sequential = kedro_demo("--env", "mp", PIPELINES_OPTION, "main")
+    run = kedro_demo("--runner", RUNNER, "--env", "mp", PIPELINES_OPTION, "main")
 
     assert sequential.returncode == 0, sequential.output
     assert run.returncode == 0, run.output

@@ -6,12 +6,15 @@ import getpass
 import subprocess
 from pathlib import Path
 
+from kedro_projects import needs_runner_params
+
 
 def _git(project: Path, *args: str) -> str:
     command = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@example.com"]
     return subprocess.run([*command, *args], capture_output=True, text=True, check=True).stdout
 
 
+@needs_runner_params
 def test_tags_name_filters_user_and_commit_but_not_params(
     kedro_demo, demo_project: Path, dagster_home: Path
 ) -> None:

@@ -69,7 +69,10 @@ class SessionCapture:
         run_id = run_params.get("run_id") or run_params.get("session_id")
         if not run_id:
             return
-        self._latest.pipeline_names = list(run_params.get("pipeline_names") or []) or None
+        names = run_params.get("pipeline_names")
+        if names is None and run_params.get("pipeline_name"):  # Kedro 1.0-1.1: one name
+            names = [run_params["pipeline_name"]]
+        self._latest.pipeline_names = list(names or []) or None
         self._latest.load_versions = dict(run_params.get("load_versions") or {})
         if run_params.get("runtime_params") is not None:  # KedroServiceSession passes them here
             self._latest.runtime_params = dict(run_params["runtime_params"])

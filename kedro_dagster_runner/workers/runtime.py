@@ -156,12 +156,12 @@ def _parallel_hook_manager(shipped: ShippedRun) -> PluginManager:
 def _rebuild_project(spec: RunSpec, project: ProjectSpec, inputs: RunInputs) -> NodeRuntime:
     """bootstrap_project -> the project's session class -> context -> catalog, as the driver's
     ``KedroSession.run`` built them."""
-    from kedro.framework.project import pipelines, settings
+    from kedro.framework.project import pipelines
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(Path(project.project_path))
     session, context = _compat.open_project_session(
-        settings.SESSION_CLASS,
+        _compat.project_session_class(),
         project.project_path,
         project.env,
         project.conf_source,

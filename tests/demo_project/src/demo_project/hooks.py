@@ -43,11 +43,11 @@ class RecordingHooks:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
-        _record("before_pipeline_run", run_id=run_params["run_id"])
+        _record("before_pipeline_run", run_id=run_params.get("run_id") or run_params["session_id"])
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
-        _record("after_pipeline_run", run_id=run_params["run_id"])
+        _record("after_pipeline_run", run_id=run_params.get("run_id") or run_params["session_id"])
 
     @hook_impl
     def on_pipeline_error(self, error: Exception) -> None:
