@@ -121,3 +121,26 @@ def test_parameters_are_validated_against_the_run_pipelines_only(
     assert sequential.returncode == 0, sequential.output
     assert run.returncode == 0, run.output
     assert {c["pid"] for c in run.calls("before_node_run")} - {run.driver_pid}
+
+
+@pytest.mark.skipif(KEDRO_VERSION < (1, 7), reason="dataset validators exist since Kedro 1.7")
+def test_a_memory_datasets_validator_still_applies_on_workers(
+    kedro_demo: KedroRunner, demo_project: Path
+) -> None:
+    # `first.shifted` is a declared memory dataset read by `first.sum`: workers keep it in the
+    # run's store instead, and its validator must keep refusing bad data there.
+    (demo_project / "conf/mp/catalog.yml").write_text(
+        "first.shifted:\n"
+        "  type: MemoryDataset\n"
+        "  validator: demo_project.custom.reject_shifted_values\n"
+    )
+    sequential = kedro_demo("--env", "mp")
+    run = kedro_demo("--runner", RUNNER, "--env", "mp")
+
+    assert sequential.returncode != 0 and run.returncode != 0
+    assert "above 20" in run.output
+    last_line = sequential.output.rstrip().splitlines()[-1]
+    assert run.output.rstrip().splitlines()[-1] == last_line  # the same exception, same text
+    assert "first.sum" not in run.nodes_run()
+    (shift,) = [c for c in run.calls("before_node_run") if c["node"] == "first.shift"]
+    assert shift["pid"] != run.driver_pid  # refused on the worker that saved it

@@ -21,3 +21,10 @@ class ReleaseRecordingDataset(JSONDataset):
     def _release(self) -> None:
         super()._release()
         _record("release", dataset=self._filepath.name)
+
+
+def reject_shifted_values(values: list[int]) -> list[int]:
+    """A dataset validator (Kedro 1.7 ``validator:``): refuses values above 20."""
+    if max(values) > 20:
+        raise ValueError(f"shifted values up to {max(values)}: above 20")
+    return values
