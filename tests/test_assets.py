@@ -60,7 +60,7 @@ def test_node_logs_reach_the_event_log_and_the_terminal_once(
     from kedro_projects import RUNNER
 
     run = kedro_demo(
-        "--runner", RUNNER, "--env", "mp",
+        "--runner", RUNNER, "--env", "mp", "--to-nodes", "spread",  # spread logs; 2 nodes
         "--runner-params",
         f"executor={executor},instance=dagster_home,dagster_logs={dagster_logs}",
     )  # fmt: skip
