@@ -8,13 +8,39 @@ raised in another process.
 
 from __future__ import annotations
 
+import logging
+import traceback
+from typing import IO, Any
+
+import click
+
 
 class DagsterRunnerError(Exception):
     """Base class of every error raised by kedro-dagster-runner."""
 
 
-class ConfigError(DagsterRunnerError):
-    """``dagster.yml`` or ``--runner-params`` is invalid; raised before any node runs."""
+class ConfigError(DagsterRunnerError, click.ClickException):
+    """``dagster.yml`` or ``--runner-params`` is invalid; raised before any node runs.
+
+    It is also a ``click.ClickException``, which is how a configuration error reaches the user
+    of ``kedro run`` as its message alone rather than at the bottom of a long traceback: Kedro's
+    ``run`` command lets the exception of ``session.run`` propagate, Click catches its own
+    exceptions around every command and calls :meth:`show`, then exits with status 1 (what an
+    uncaught exception gives). Python callers (``session.run``, ``runner.run``) get the
+    ``ConfigError`` itself; ``on_pipeline_error`` fires as for any other error.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print ``ConfigError: <message>`` on standard error; the whole traceback too when the
+        ``kedro_dagster_runner`` logger is at debug level (Kedro's ``run`` has no ``--verbose``)."""
+        if logging.getLogger("kedro_dagster_runner").isEnabledFor(logging.DEBUG):
+            text = "".join(traceback.format_exception(type(self), self, self.__traceback__))
+        else:
+            text = f"{type(self).__name__}: {self.format_message()}\n"
+        click.echo(text, file=file, err=file is None, nl=False)
 
 
 class MissingExtraError(ConfigError):

@@ -84,7 +84,13 @@ class DagsterRunner(AbstractRunner):
         if driver is None:
             return resolve_config(None, self._runner_params, source="defaults")
         raw = load_project_config(driver.config_loader)
-        source = describe_sources(driver.conf_source, driver.env)
+        loader = driver.config_loader
+        source = describe_sources(
+            driver.conf_source,
+            driver.env,
+            getattr(loader, "base_env", None),
+            getattr(loader, "default_run_env", None),
+        )
         return resolve_config(raw, self._runner_params, source=source)
 
     def _run(

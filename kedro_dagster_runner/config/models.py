@@ -7,13 +7,14 @@ spans sections (an executor that needs a shared instance) is a validator of
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from kedro_dagster_runner.errors import ConfigError
-from kedro_dagster_runner.executors import DEFAULT_KIND, InstanceNeed, kind_named
-from kedro_dagster_runner.executors.options import StrictModel
+from kedro_dagster_runner.executors import DEFAULT_KIND, InstanceNeed, NodesRun, kind_named
+from kedro_dagster_runner.executors.options import PositiveCount, StrictModel
 
 
 class ExecutorChoice(StrictModel):
@@ -32,7 +33,7 @@ class PostgresSettings(StrictModel):
     """
 
     hostname: str = "127.0.0.1"
-    port: PositiveInt = 5432
+    port: PositiveCount = 5432
     username: str = "postgres"
     db_name: str = "dagster"
     password_env: str = Field(
@@ -57,7 +58,26 @@ class InstanceSettings(StrictModel):
     postgres: PostgresSettings
 
 
-InstanceSetting = Literal["ephemeral", "dagster_home"] | InstanceSettings
+def _instance_form(value: object) -> str | None:
+    """The form ``runner.instance`` is written in, so that a wrong value is reported against
+    that form only (not against every member of the union)."""
+    if isinstance(value, str):
+        return "name"
+    if isinstance(value, Mapping | InstanceSettings):
+        return "mapping"
+    return None
+
+
+InstanceSetting = Annotated[
+    Annotated[Literal["ephemeral", "dagster_home"], Tag("name")]
+    | Annotated[InstanceSettings, Tag("mapping")],
+    Discriminator(
+        _instance_form,
+        custom_error_type="instance_form",
+        custom_error_message="expected ephemeral, dagster_home or {postgres: {...}}",
+    ),
+]
+"""``runner.instance``: ``ephemeral``, ``dagster_home`` or ``{postgres: {...}}``."""
 
 
 class RunnerSettings(StrictModel):
@@ -108,6 +128,14 @@ class RunnerSettings(StrictModel):
         """YAML reads a bare ``off`` as ``false``."""
         return "off" if value is False or value == "false" else value
 
+    @field_validator("instance", mode="before")
+    @classmethod
+    def _instance_name(cls, value: object) -> object:
+        """Name every form in the error for an unknown name (``instance: postgres``)."""
+        if isinstance(value, str) and value not in ("ephemeral", "dagster_home"):
+            raise ValueError("expected ephemeral, dagster_home or {postgres: {...}}")
+        return value
+
     @property
     def shared_instance(self) -> bool:
         """True when runs are recorded where other processes and the UI can read them."""
@@ -136,6 +164,15 @@ class ResolvedConfig(StrictModel):
     runner: RunnerSettings
     executor: ExecutorChoice
     launcher: ExecutorChoice | None = None
+
+    @property
+    def uses_handoff(self) -> bool:
+        """True when nodes run outside the ``kedro run`` process (other processes, containers,
+        a detached run's worker), so in-memory data crosses processes through the run's store
+        under ``runner.handoff``."""
+        return self.runner.detached or kind_named(self.executor.kind).nodes_run is not (
+            NodesRun.DRIVER
+        )
 
     @model_validator(mode="after")
     def _instance_fits_the_executor(self) -> ResolvedConfig:

@@ -13,16 +13,22 @@ The file keeps the seed format of named executors, so a kedro-dagster project's 
 
 Sections kedro-dagster uses for its own code location (``jobs``, ``schedules``, ``sensors``,
 ``loggers``, ``definitions``, ``dev``) are accepted and ignored. Any problem raises
-:class:`ConfigError` naming the file, the key path and the allowed values, before anything runs.
+:class:`ConfigError` before anything runs, naming where the bad value came from (the file(s), or
+``--runner-params``), the key path and the allowed values; an unknown key close to a known one
+gets a "did you mean" suggestion.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import difflib
+import types
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 
+from kedro_dagster_runner.config.handoff import handoff_problem
 from kedro_dagster_runner.config.models import (
     RUNNER_KEYS,
     DagsterFileModel,
@@ -32,51 +38,162 @@ from kedro_dagster_runner.config.models import (
 )
 from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.executors import KINDS, kind_named
+from kedro_dagster_runner.executors.options import StrictModel
 
 IGNORED_SECTIONS = ("jobs", "schedules", "sensors", "loggers", "definitions", "dev")
+PARAMS = "--runner-params"
 
 
-def _format_validation_error(error: ValidationError, prefix: str) -> str:
+@dataclass(frozen=True)
+class _Sources:
+    """Where values come from, to name it in errors: ``files`` describes the dagster.yml files
+    (:func:`~kedro_dagster_runner.config.loading.describe_sources`), ``file_content`` says
+    whether they held anything."""
+
+    files: str
+    file_content: bool
+
+    def of(self, from_file: bool, from_params: bool) -> str:
+        """The origin of a bad value read from the file(s), ``--runner-params`` or both."""
+        if not from_params:
+            return self.files
+        if not from_file:
+            return PARAMS
+        if self.file_content:
+            return f"{self.files} + {PARAMS}"
+        # No file held anything: say where none was found (describe_sources says "no ...").
+        return f"{PARAMS} ({self.files})" if self.files.startswith("no ") else PARAMS
+
+
+def _fail(where: str, problem: str) -> ConfigError:
+    return ConfigError(f"Invalid DagsterRunner configuration in {where}:\n{problem}")
+
+
+def _close_match(key: str, candidates: Iterable[str]) -> str | None:
+    matches = difflib.get_close_matches(key, list(dict.fromkeys(candidates)), n=1)
+    return matches[0] if matches else None
+
+
+def _unknown_key(key: str, allowed: list[str], ignored: Iterable[str] = ()) -> str:
+    """``unknown key (did you mean X?)``, or the allowed keys when none is close."""
+    close = _close_match(key, [*allowed, *ignored])
+    if close is not None:
+        return f"unknown key (did you mean {close}?)"
+    listed = ", ".join(allowed)
+    ignored = list(ignored)
+    if ignored:
+        listed += f" (ignored: {', '.join(ignored)})"
+    return f"unknown key; allowed: {listed}"
+
+
+# Key paths of pydantic errors ----------------------------------------------------------------
+
+
+def _split_annotated(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
+    if get_origin(annotation) is Annotated:
+        inner, *metadata = get_args(annotation)
+        return inner, tuple(metadata)
+    return annotation, ()
+
+
+def _step(annotation: Any, part: int | str) -> tuple[Any, bool]:
+    """The type found at ``part`` of a value of type ``annotation``, and whether ``part`` is a
+    tag pydantic puts in error locations to say which member of a union failed (``None`` when
+    the type cannot be followed)."""
+    annotation, _ = _split_annotated(annotation)
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return _step_into_union(get_args(annotation), part)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = _field(annotation, part)
+        return (field.annotation if field is not None else None), False
+    if origin in (list, tuple, set, frozenset) and isinstance(part, int):
+        return get_args(annotation)[0], False
+    if origin in (dict, Mapping) and isinstance(part, str):
+        return get_args(annotation)[1], False
+    return None, False
+
+
+def _step_into_union(members: tuple[Any, ...], part: int | str) -> tuple[Any, bool]:
+    members = tuple(m for m in members if m is not type(None))
+    for member in members:
+        inner, metadata = _split_annotated(member)
+        if any(isinstance(item, Tag) and item.tag == part for item in metadata):
+            return inner, True
+    for member in members:
+        found, is_tag = _step(member, part)
+        if found is not None:
+            return found, is_tag
+    return None, False
+
+
+def _field(model: type[BaseModel], key: int | str) -> Any:
+    for name, field in model.model_fields.items():
+        if key == name or key in _aliases(field):
+            return field
+    return None
+
+
+def _aliases(field: Any) -> list[str]:
+    alias = field.validation_alias
+    return [str(choice) for choice in getattr(alias, "choices", [alias] if alias else [])]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a value of type ``annotation`` is validated by, if it is one (or optional)."""
+    annotation, _ = _split_annotated(annotation)
+    if get_origin(annotation) in (Union, types.UnionType):
+        models = [m for m in map(_model_in, get_args(annotation)) if m is not None]
+        return models[0] if len(models) == 1 else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _locate(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[list[str], list[str]]:
+    """The key path of an error location without union tags, and the keys allowed where its
+    last key is (empty when that is not a model)."""
+    path: list[str] = []
+    annotation: Any = model
+    allowed: list[str] = []
+    for index, part in enumerate(loc):
+        if annotation is None:
+            path.extend(str(rest) for rest in loc[index:])
+            return path, []
+        container = _model_in(annotation)
+        annotation, is_tag = _step(annotation, part)
+        if is_tag:
+            continue
+        path.append(str(part))
+        allowed = _option_names(container) if container is not None else []
+    return path, allowed
+
+
+def _option_names(model: type[BaseModel]) -> list[str]:
+    if issubclass(model, StrictModel):
+        return model.option_names()
+    return list(model.model_fields)
+
+
+def _format_validation_error(
+    error: ValidationError, prefix: str, model: type[BaseModel], ignored: Iterable[str] = ()
+) -> str:
+    """One line per problem: ``<key path>: <what is wrong> (got <value>)``."""
     lines = []
     for item in error.errors():
-        path = ".".join(str(part) for part in (prefix, *item["loc"]) if part != "")
-        lines.append(f"  {path}: {item['msg']} (got {item.get('input')!r})")
+        parts, allowed = _locate(model, item["loc"])
+        path = ".".join(part for part in (prefix, *parts) if part != "")
+        if item["type"] == "extra_forbidden":
+            top_level = len(parts) == 1 and not prefix
+            key = parts[-1] if parts else ""
+            lines.append(f"  {path}: {_unknown_key(key, allowed, ignored if top_level else ())}")
+            continue
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {path}: {message} (got {item.get('input')!r})")
     return "\n".join(lines)
 
 
-def _fail(source: str, problem: str) -> ConfigError:
-    return ConfigError(f"Invalid DagsterRunner configuration in {source}:\n{problem}")
-
-
-def _validate_options(kind: str, options: object, key_path: str, source: str) -> dict[str, Any]:
-    if options is None:
-        options = {}
-    if not isinstance(options, Mapping):
-        raise _fail(source, f"  {key_path}: expected a mapping of options, got {options!r}")
-    model = kind_named(kind).options_model
-    try:
-        return model.model_validate(dict(options)).model_dump(exclude_none=True)
-    except ValidationError as exc:
-        allowed = ", ".join(model.model_fields)
-        raise _fail(
-            source, f"{_format_validation_error(exc, key_path)}\n  allowed keys: {allowed}"
-        ) from None
-
-
-def _parse_executor_entry(name: str, entry: object, source: str) -> tuple[str, object]:
-    if not isinstance(entry, Mapping) or len(entry) != 1:
-        raise _fail(
-            source,
-            f"  executors.{name}: expected exactly one executor kind as key "
-            f"(one of {', '.join(KINDS)}), got {entry!r}",
-        )
-    kind, options = next(iter(entry.items()))
-    if kind not in KINDS:
-        raise _fail(
-            source,
-            f"  executors.{name}: unknown executor kind '{kind}'; allowed: {', '.join(KINDS)}",
-        )
-    return kind, options
+# Resolution ----------------------------------------------------------------------------------
 
 
 def resolve_config(
@@ -93,49 +210,127 @@ def resolve_config(
         source: The file(s) the content came from, used in error messages.
 
     Raises:
-        ConfigError: The file or an override is invalid, names an unknown executor, or asks for
-            an executor whose package is not installed (:class:`MissingExtraError`).
+        ConfigError: The file or an override is invalid, names an unknown key, executor or
+            option, sets a ``runner.handoff`` the run's store cannot be created under, or asks
+            for an executor whose package is not installed (:class:`MissingExtraError`).
     """
-    parsed = _parse_file(raw, source)
+    sources = _Sources(source, bool(raw))
+    parsed = _parse_file(raw, sources)
     overrides = dict(overrides or {})
     runner_overrides = {k: v for k, v in overrides.items() if k in RUNNER_KEYS}
     option_overrides = {k: v for k, v in overrides.items() if k not in RUNNER_KEYS}
     try:
         runner = RunnerSettings.model_validate({**parsed.runner.model_dump(), **runner_overrides})
-    except ValidationError as exc:
-        raise _fail(
-            f"{source} (runner section) or --runner-params", _format_validation_error(exc, "runner")
-        ) from None
+    except ValidationError as exc:  # the file's runner: section is valid on its own
+        raise _fail(PARAMS, _format_validation_error(exc, "runner", RunnerSettings)) from None
     declared = {
-        name: _parse_executor_entry(name, entry, source) for name, entry in parsed.executors.items()
+        name: _parse_executor_entry(name, entry, sources)
+        for name, entry in parsed.executors.items()
     }
-    executor = _choose_executor(runner.executor, declared, option_overrides, source)
-    return ResolvedConfig(
-        runner=runner,
-        executor=executor,
-        launcher=_resolve_launcher(runner, executor, declared, source),
+    executor = _choose_executor(
+        runner.executor, declared, option_overrides, sources, "executor" in runner_overrides
     )
+    launcher_origin = sources.of(True, bool(runner_overrides))
+    launcher = _resolve_launcher(runner, executor, declared, launcher_origin)
+    try:
+        resolved = ResolvedConfig(runner=runner, executor=executor, launcher=launcher)
+    except ConfigError as exc:  # a check across sections
+        raise _fail(sources.of(True, bool(overrides)), f"  {exc}") from None
+    if resolved.uses_handoff and runner.handoff:
+        problem = handoff_problem(runner.handoff)
+        if problem is not None:
+            where = PARAMS if "handoff" in runner_overrides else sources.files
+            raise _fail(where, f"  runner.handoff: {problem}")
+    return resolved
 
 
-def _parse_file(raw: Mapping[str, Any] | None, source: str) -> DagsterFileModel:
+def _parse_file(raw: Mapping[str, Any] | None, sources: _Sources) -> DagsterFileModel:
     """The sections DagsterRunner reads, validated (kedro-dagster's own sections dropped)."""
     raw = {key: value for key, value in (raw or {}).items() if key not in IGNORED_SECTIONS}
     try:
         return DagsterFileModel.model_validate(raw)
     except ValidationError as exc:
-        allowed = "executors, runner (ignored: " + ", ".join(IGNORED_SECTIONS) + ")"
+        problems = _format_validation_error(exc, "", DagsterFileModel, IGNORED_SECTIONS)
+        raise _fail(sources.files, problems) from None
+
+
+def _parse_executor_entry(name: str, entry: object, sources: _Sources) -> tuple[str, object]:
+    if not isinstance(entry, Mapping) or len(entry) != 1:
         raise _fail(
-            source,
-            f"{_format_validation_error(exc, '')}\n  allowed top-level keys: {allowed}; "
-            f"allowed runner keys: {', '.join(sorted(RUNNER_KEYS))}",
-        ) from None
+            sources.files,
+            f"  executors.{name}: expected exactly one executor kind as key "
+            f"(one of {', '.join(KINDS)}), got {entry!r}",
+        )
+    kind, options = next(iter(entry.items()))
+    if kind not in KINDS:
+        close = _close_match(str(kind), KINDS)
+        hint = f" (did you mean {close}?)" if close else ""
+        raise _fail(
+            sources.files,
+            f"  executors.{name}: unknown executor kind '{kind}'{hint}; "
+            f"allowed: {', '.join(KINDS)}",
+        )
+    return kind, options
+
+
+def _validate_options(
+    kind: str, options: Mapping[str, Any], key_path: str, where: Callable[[set[object]], str]
+) -> dict[str, Any]:
+    """The options of ``kind``, validated by its model; ``where(keys)`` names the origin of the
+    options under ``keys`` (``--runner-params`` or the file)."""
+    model = kind_named(kind).options_model
+    try:
+        return model.model_validate(dict(options)).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        keys = {item["loc"][0] if item["loc"] else None for item in exc.errors()}
+        raise _fail(where(keys), _format_validation_error(exc, key_path, model)) from None
+
+
+def _check_override_keys(overrides: Mapping[str, Any], name: str, kind: str) -> None:
+    """Every ``--runner-params`` key that is not a runner key must be an option of ``kind``."""
+    own = kind_named(kind).options_model.option_names()
+    for key in overrides:
+        if key in own:
+            continue
+        chosen = f"the {kind} executor" + (f" ('{name}')" if name != kind else "")
+        close = _close_match(key, [*sorted(RUNNER_KEYS), *own])
+        if close in RUNNER_KEYS:
+            problem = f"unknown runner key '{key}' (did you mean {close}?)"
+        elif close is not None:
+            problem = f"unknown option '{key}' of {chosen} (did you mean {close}?)"
+        else:
+            problem = _foreign_option(key, chosen, own)
+        raise _fail(PARAMS, f"  {problem}")
+
+
+def _foreign_option(key: str, chosen: str, own: list[str]) -> str:
+    """An override that is neither a runner key nor an option of the chosen kind, nor close
+    to one: an option of other kinds, close to one, or nothing known."""
+    owners = [k.name for k in KINDS.values() if key in k.options_model.option_names()]
+    listing = (
+        f"runner keys: {', '.join(sorted(RUNNER_KEYS))}; options of {chosen}: {', '.join(own)}"
+    )
+    if owners:
+        return (
+            f"'{key}' is an option of the {' and '.join(owners)} executor, not of {chosen} "
+            f"that runner.executor selects; {listing}"
+        )
+    for other in KINDS.values():
+        close = _close_match(key, other.options_model.option_names())
+        if close is not None:
+            return (
+                f"unknown key '{key}' (did you mean {close}, an option of the {other.name} "
+                f"executor?); {listing}"
+            )
+    return f"unknown key '{key}': neither a runner key nor an executor option; {listing}"
 
 
 def _choose_executor(
     name: str,
     declared: Mapping[str, tuple[str, object]],
     option_overrides: Mapping[str, Any],
-    source: str,
+    sources: _Sources,
+    name_from_params: bool,
 ) -> ExecutorChoice:
     """``runner.executor`` (a declared name or a bare kind) with its options validated."""
     if name in declared:
@@ -144,16 +339,23 @@ def _choose_executor(
     elif name in KINDS:
         kind, options, key_path = name, {}, f"runner.executor ({name})"
     else:
-        names = ", ".join([*declared, *KINDS])
+        names = [*declared, *KINDS]
+        close = _close_match(name, names)
+        hint = f" (did you mean {close}?)" if close else ""
         raise _fail(
-            source,
+            sources.of(True, name_from_params),
             f"  runner.executor: '{name}' is neither an executor defined under "
-            f"'executors' nor a known kind; allowed: {names}",
+            f"'executors' nor a known kind{hint}; allowed: {', '.join(names)}",
         )
     if options is not None and not isinstance(options, Mapping):
-        raise _fail(source, f"  {key_path}: expected a mapping of options, got {options!r}")
+        raise _fail(sources.files, f"  {key_path}: expected a mapping of options, got {options!r}")
+    _check_override_keys(option_overrides, name, kind)
     merged_options = {**dict(options or {}), **option_overrides}
-    where = f"{source} + --runner-params" if option_overrides else source
+
+    def where(keys: set[object]) -> str:
+        from_params = bool(keys & set(option_overrides))
+        return sources.of(bool(keys - set(option_overrides)) or not from_params, from_params)
+
     validated = _validate_options(kind, merged_options, key_path, where)
     kind_named(kind).ensure_installed()
     return ExecutorChoice(name=name, kind=kind, options=validated)
@@ -210,6 +412,8 @@ def _resolve_launcher(
         )
     kind, options = entry
     key_path = f"executors.{runner.launcher}.{kind}"
-    validated = _validate_options(kind, options, key_path, source)
+    if options is not None and not isinstance(options, Mapping):
+        raise _fail(source, f"  {key_path}: expected a mapping of options, got {options!r}")
+    validated = _validate_options(kind, options or {}, key_path, lambda keys: source)
     kind_named(kind).ensure_installed()
     return ExecutorChoice(name=runner.launcher, kind=kind, options=validated)

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import Field, PositiveFloat, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from kedro_dagster_runner.errors import ConfigError, DagsterRunnerError
 from kedro_dagster_runner.executors.base import Extra, NodesRun
 from kedro_dagster_runner.executors.launcher import NodeLauncher
-from kedro_dagster_runner.executors.options import ConcurrentOptions
+from kedro_dagster_runner.executors.options import ConcurrentOptions, PositiveNumber
 from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
 from kedro_dagster_runner.redaction import mask_url
 from kedro_dagster_runner.spec import RunSpec
@@ -45,8 +45,8 @@ class CeleryOptions(ConcurrentOptions):
     queues: dict[str, str] = Field(
         default_factory=dict, description="Kedro node tag -> queue of the workers that run it."
     )
-    poll_interval: PositiveFloat = 0.02
-    worker_check_timeout: PositiveFloat = 2.0
+    poll_interval: PositiveNumber = 0.02
+    worker_check_timeout: PositiveNumber = 2.0
 
     @field_validator("broker", "backend")
     @classmethod

@@ -12,11 +12,16 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field
 
 from kedro_dagster_runner.executors.base import Extra, NodesRun
 from kedro_dagster_runner.executors.launcher import FutureLauncher, NodeLauncher
-from kedro_dagster_runner.executors.options import ConcurrentOptions, max_concurrent_field
+from kedro_dagster_runner.executors.options import (
+    ConcurrentOptions,
+    PositiveCount,
+    PositiveNumber,
+    max_concurrent_field,
+)
 from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
 from kedro_dagster_runner.spec import RunSpec
 from kedro_dagster_runner.workers.step import run_published_step
@@ -34,14 +39,14 @@ class DaskOptions(ConcurrentOptions):
     address: str | None = Field(
         default=None, description="Scheduler address, e.g. tcp://127.0.0.1:8786 (default: local)."
     )
-    n_workers: PositiveInt | None = Field(
+    n_workers: PositiveCount | None = Field(
         default=None, description="Worker processes of the local cluster (default: CPUs)."
     )
-    threads_per_worker: PositiveInt = 1
-    max_concurrent: PositiveInt | None = max_concurrent_field(
+    threads_per_worker: PositiveCount = 1
+    max_concurrent: PositiveCount | None = max_concurrent_field(
         "Nodes submitted at once (default: no limit; dask queues)"
     )
-    connect_timeout: PositiveFloat = 30.0
+    connect_timeout: PositiveNumber = 30.0
 
 
 class DaskLauncher(FutureLauncher):

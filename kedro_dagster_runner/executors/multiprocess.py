@@ -14,13 +14,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import ClassVar, Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, model_validator
 
 from kedro_dagster_runner import _compat
 from kedro_dagster_runner.executors.base import NodesRun
 from kedro_dagster_runner.executors.launcher import FutureLauncher, NodeLauncher
 from kedro_dagster_runner.executors.options import (
     ConcurrentOptions,
+    PositiveCount,
     max_concurrent_field,
     unpack_start_method,
 )
@@ -41,7 +42,7 @@ FORKSERVER_PRELOAD = (
 class MultiprocessOptions(ConcurrentOptions):
     """A pool of warm worker processes; each rebuilds the Kedro context once, then runs nodes."""
 
-    max_concurrent: PositiveInt | None = max_concurrent_field(
+    max_concurrent: PositiveCount | None = max_concurrent_field(
         "Worker processes (default: the number of CPUs, at most the pipeline's width)"
     )
     start_method: Literal["forkserver", "spawn", "fork"] = "forkserver"

@@ -1,6 +1,9 @@
 """Building blocks of the executor option models (each kind's model lives in its own module).
 
-Models are strict (unknown keys are errors naming the key) and frozen. They accept the shapes
+Models are strict (unknown keys are errors naming the key) and frozen. Numbers refuse booleans:
+YAML's ``true`` is not a count of 1 (:data:`PositiveCount`, :data:`PositiveNumber`); a number
+written as a string is taken, since OmegaConf's ``${oc.env:...}`` resolves to strings. They accept
+the shapes
 Dagster's own executor configs use where a kedro-dagster ``dagster.yml`` may have them:
 ``retries: {enabled: {}}`` and ``start_method: {forkserver: {preload_modules: [...]}}``.
 """
@@ -8,15 +11,45 @@ Dagster's own executor configs use where a kedro-dagster ``dagster.yml`` may hav
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+
+def _refuse_booleans(kind: str) -> BeforeValidator:
+    def check(value: object) -> object:
+        if isinstance(value, bool):  # pydantic's lax mode reads True as 1
+            raise PydanticCustomError(f"{kind}_type", f"Input should be a valid {kind}")
+        return value
+
+    return BeforeValidator(check)
+
+
+PositiveCount = Annotated[int, _refuse_booleans("integer"), Field(gt=0)]
+"""A positive integer (``4`` or ``"4"``); ``true`` and ``2.5`` are refused."""
+
+PositiveNumber = Annotated[float, _refuse_booleans("number"), Field(gt=0)]
+"""A positive number (``2``, ``0.5`` or ``"0.5"``); ``true`` is refused."""
 
 
 class StrictModel(BaseModel):
     """A frozen model that refuses unknown keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """Every key the model takes: its field names and their aliases (``max_workers``)."""
+        names: list[str] = []
+        for name, field in cls.model_fields.items():
+            names.append(name)
+            alias = field.validation_alias
+            if isinstance(alias, AliasChoices):
+                names.extend(str(choice) for choice in alias.choices if choice != name)
+            elif isinstance(alias, str) and alias != name:
+                names.append(alias)
+        return names
 
 
 def normalise_retries(value: object) -> bool:
@@ -42,7 +75,7 @@ class TagConcurrencyLimit(StrictModel):
 
     key: str
     value: str | None = None
-    limit: PositiveInt
+    limit: PositiveCount
 
 
 class CommonOptions(StrictModel):
@@ -56,7 +89,7 @@ class CommonOptions(StrictModel):
         return normalise_retries(value)
 
 
-def max_concurrent_field(description: str) -> PositiveInt | None:
+def max_concurrent_field(description: str) -> PositiveCount | None:
     """``max_concurrent``, also accepted under Kedro's name for it, ``max_workers``."""
     return Field(
         default=None,
@@ -68,7 +101,7 @@ def max_concurrent_field(description: str) -> PositiveInt | None:
 class ConcurrentOptions(CommonOptions):
     """Options of kinds that run several nodes at once."""
 
-    max_concurrent: PositiveInt | None = max_concurrent_field(
+    max_concurrent: PositiveCount | None = max_concurrent_field(
         "Nodes running at once (default: the kind's own)"
     )
     tag_concurrency_limits: list[TagConcurrencyLimit] | None = None
