@@ -343,18 +343,21 @@ def test_plain_python_run_raises_config_error_before_any_node() -> None:
 
 
 def test_kedro_run_prints_a_config_error_in_two_lines(
-    kedro_demo: KedroRunner, tmp_path: Path
+    kedro_demo: KedroRunner, demo_project: Path, tmp_path: Path
 ) -> None:
     a_file = tmp_path / "a_file"
     a_file.write_text("")
-    run = kedro_demo("--runner", RUNNER, "--env", "mp", "--runner-params", f"handoff={a_file}/x")
+    mp_file = demo_project / "conf" / "mp" / "dagster.yml"  # dagster.yml: any Kedro 1.x
+    mp_file.write_text(f"runner:\n  executor: pool\n  handoff: {a_file}/x\n")
+    run = kedro_demo("--runner", RUNNER, "--env", "mp")
 
     assert run.returncode == 1
-    assert run.output.rstrip().splitlines()[-2:] == [
-        f"ConfigError: {HEADER} --runner-params:",
+    header, problem = run.output.rstrip().splitlines()[-2:]
+    assert header.startswith(f"ConfigError: {HEADER} ") and str(mp_file) in header
+    assert problem == (
         f"  runner.handoff: '{a_file}/x' is under '{a_file}', a file, not a directory; set it to "
-        "a directory (or remove runner.handoff to use a temporary directory)",
-    ]
+        "a directory (or remove runner.handoff to use a temporary directory)"
+    )
     assert "Traceback" not in run.output and "╭" not in run.output
     assert run.calls("before_node_run") == []
     (pipeline_error,) = run.calls("on_pipeline_error")
