@@ -188,12 +188,16 @@ def replace_dataset(catalog: CatalogProtocol, name: str, dataset: AbstractDatase
     specs = getattr(catalog, "_validator_specs", None)
     validator = specs.get(name) if isinstance(specs, dict) else None
     logger = logging.getLogger("kedro.io.data_catalog")  # DataCatalog._logger
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    replacing = f"Replacing dataset '{name}'"
+
+    def not_this_replacement(record: logging.LogRecord) -> bool:
+        return record.getMessage() != replacing
+
+    logger.addFilter(not_this_replacement)
     try:
         catalog[name] = dataset
     finally:
-        logger.setLevel(level)
+        logger.removeFilter(not_this_replacement)
     if validator is not None and isinstance(specs, dict):
         specs[name] = validator
 

@@ -87,10 +87,12 @@ class RunStoppedError(DagsterRunnerError):
 
 
 class NodeFailedError(DagsterRunnerError):
-    """A Kedro node raised while running as a Dagster step.
+    """A node's exception that could not be rebuilt in the driver (its class is not importable
+    there, or its process died before reporting it under one of Dagster's own executors).
 
-    The original exception is chained as ``__cause__`` (and is also kept in ``original``);
-    when the node ran in another process the remote traceback is part of the message.
+    ``original`` (also the ``__cause__``) is a :class:`RemoteNodeError` with the exception's
+    class and message, itself caused by a :class:`RemoteTraceback` with the node's traceback
+    when it ran in another process.
     """
 
     def __init__(self, node_name: str, message: str, original: BaseException | None) -> None:

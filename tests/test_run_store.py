@@ -134,3 +134,38 @@ def test_broker_passwords_reach_the_executor_by_environment_not_run_config(
     monkeypatch.setenv("KEDRO_DAGSTER_CELERY_BROKER", broker)
     assert resolve_env_references(run_config, "celery")["broker"] == broker
     assert os.environ["KEDRO_DAGSTER_CELERY_BROKER"] == broker
+
+
+def test_an_exception_not_rebuilt_keeps_the_workers_traceback(tmp_path: Path) -> None:
+    import dataclasses
+    import logging
+    import sys
+    import types
+
+    from kedro_dagster_runner.driver.progress import RunProgress
+    from kedro_dagster_runner.driver.report import run_error
+    from kedro_dagster_runner.errors import NodeFailedError, RemoteTraceback
+    from kedro_dagster_runner.spec import NodeSpec, RunSpec
+
+    module = types.ModuleType("worker_only_module")
+    exec("class WorkerOnlyError(Exception):\n    pass\n", module.__dict__)
+    module.WorkerOnlyError.__module__ = "worker_only_module"
+    sys.modules["worker_only_module"] = module
+    store = DirectoryStore(str(tmp_path / "run"))
+    try:
+        failure = NodeFailure.from_exception("n", _raise(module.WorkerOnlyError("boom")))
+        store.record_failure(dataclasses.replace(failure, pid=1, host="worker-host"))
+    finally:
+        del sys.modules["worker_only_module"]
+    spec = RunSpec("r", "kedro_default", [NodeSpec("node_a", "n", [], [])], "multiprocess")
+    progress = RunProgress(spec, logging.getLogger("test"), failed=["n"])
+
+    error = run_error(spec, progress, store, "FAILURE", None)
+
+    assert isinstance(error, NodeFailedError)
+    assert str(error) == "Node 'node_a' failed: WorkerOnlyError: boom"
+    assert isinstance(error.original, RemoteNodeError)
+    remote = error.original.__cause__
+    assert isinstance(remote, RemoteTraceback)
+    assert "Node 'node_a' raised in process 1 on worker-host" in remote.text
+    assert "raise error" in remote.text

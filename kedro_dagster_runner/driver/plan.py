@@ -155,8 +155,8 @@ def plan_run(
     """Plan the run of ``pipeline`` on the configured executor.
 
     Raises:
-        DagsterRunnerError: Nodes would run outside the driver but there is no Kedro session
-            to rebuild the project from.
+        DagsterRunnerError: There is no Kedro session (a plain-Python run) and the run is
+            detached or its kind's workers must rebuild a project (containers, pods).
     """
     kind = kind_named(config.executor.kind)
     in_driver = kind.nodes_run is NodesRun.DRIVER and not config.runner.detached

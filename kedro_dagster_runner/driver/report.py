@@ -68,18 +68,24 @@ def _node_error(spec: RunSpec, progress: RunProgress, store: RunStore) -> BaseEx
     others = [spec.node_by_op[op].name for op in progress.failed[1:]]
     if others:
         _LOGGER.warning("These nodes failed too: %s", ", ".join(others))
-    error = failure.exception
-    if error is None:  # it could not travel back: a stand-in naming its class and message
-        original = failure.stand_in()
-        error = NodeFailedError(
-            node.name, f"Node '{node.name}' failed: {type(original).__name__}: {original}", original
-        )
-        error.__cause__ = original
-    elif failure.traceback and not failure.ran_here() and error.__cause__ is None:
+    remote = None
+    if failure.traceback and not failure.ran_here():
         # As concurrent.futures does for ParallelRunner: the worker's traceback is the cause,
         # printed above the exception, whose own line stays the last one.
-        error.__cause__ = RemoteTraceback(
+        remote = RemoteTraceback(
             f"Node '{node.name}' raised in process {failure.pid} on {failure.host}:\n"
             f"{failure.traceback.rstrip()}"
         )
+    error = failure.exception
+    if error is None:  # it could not travel back: a stand-in naming its class and message
+        original = failure.stand_in()
+        original.__cause__ = remote
+        error = NodeFailedError(
+            node.name,
+            f"Node '{node.name}' failed: {failure.short_class}: {failure.message}",
+            original,
+        )
+        error.__cause__ = original
+    elif remote is not None and error.__cause__ is None:
+        error.__cause__ = remote
     return error

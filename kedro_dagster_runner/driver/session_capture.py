@@ -10,7 +10,8 @@ notes the shape of tabular data as it is saved, for the asset metadata of the ru
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
@@ -46,13 +47,19 @@ class SessionCapture:
     """Records the latest context and, per Kedro run id, the run parameters of the session."""
 
     def __init__(self) -> None:
-        self._latest: DriverContext | None = None
+        # Per thread: a KedroServiceSession may run several pipelines at once, each creating its
+        # context and then firing before_pipeline_run in its own thread.
+        self._local = threading.local()
         self._by_run_id: dict[str, DriverContext] = {}
+
+    @property
+    def _latest(self) -> DriverContext | None:
+        return getattr(self._local, "latest", None)
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
         loader = context.config_loader
-        self._latest = DriverContext(
+        self._local.latest = DriverContext(
             project_path=str(context.project_path),
             package_name=_compat.context_package_name(context),
             env=context.env,
@@ -63,21 +70,26 @@ class SessionCapture:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
-        if self._latest is None:
-            return
         # Kedro 1.3+ names the run "run_id"; 1.0-1.2 only "session_id" (the same value).
         run_id = run_params.get("run_id") or run_params.get("session_id")
         if not run_id:
             return
+        latest = self._latest
+        if latest is None:
+            return
         names = run_params.get("pipeline_names")
         if names is None and run_params.get("pipeline_name"):  # Kedro 1.0-1.1: one name
             names = [run_params["pipeline_name"]]
-        self._latest.pipeline_names = list(names or []) or None
-        self._latest.load_versions = dict(run_params.get("load_versions") or {})
-        if run_params.get("runtime_params") is not None:  # KedroServiceSession passes them here
-            self._latest.runtime_params = dict(run_params["runtime_params"])
-        self._latest.run_params = dict(run_params)
-        self._by_run_id[run_id] = self._latest
+        runtime_params = run_params.get("runtime_params")  # KedroServiceSession passes them here
+        self._by_run_id[run_id] = replace(  # a copy per run: the context may serve another run
+            latest,
+            pipeline_names=list(names or []) or None,
+            load_versions=dict(run_params.get("load_versions") or {}),
+            runtime_params=(
+                dict(runtime_params) if runtime_params is not None else latest.runtime_params
+            ),
+            run_params=dict(run_params),
+        )
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: object) -> None:

@@ -49,7 +49,7 @@ class NodeRuntime:
     live: bool = False
 
 
-_REBUILT: dict[str, NodeRuntime] = {}
+_REBUILT: dict[tuple[str, str | None], NodeRuntime] = {}
 _REBUILD_LOCK = threading.Lock()
 
 
@@ -65,11 +65,14 @@ def runtime_for(spec: RunSpec) -> NodeRuntime:
     if live is not None and live.runtime is not None:
         return live.runtime
     with _REBUILD_LOCK:
-        runtime = _REBUILT.get(spec.run_id)
+        # Keyed by the store too: two runs of long-lived dask/Celery workers can share a Kedro run
+        # id (a millisecond timestamp), never a store.
+        key = (spec.run_id, spec.handoff_uri)
+        runtime = _REBUILT.get(key)
         if runtime is None:
             runtime = _rebuild(spec)
             _REBUILT.clear()  # a process serves one run at a time; drop older contexts
-            _REBUILT[spec.run_id] = runtime
+            _REBUILT[key] = runtime
         return runtime
 
 
