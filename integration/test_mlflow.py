@@ -132,7 +132,7 @@ def test_a_failed_run_is_one_failed_mlflow_run_with_what_was_logged(
     code, output, _ = _kedro_run(mlflow_python, project, *args)
 
     assert code != 0
-    assert output.rstrip().endswith("ValueError: explode refused 8 values")  # the node's own
+    assert output.rstrip().endswith("RuntimeError: explode refused the score")  # the node's own
     (run,) = _runs(mlflow_python, project)
     assert run["status"] == "FAILED"  # set by the driver's on_pipeline_error, not a worker
     assert run["metrics"] == {"score": 18.0}  # logged by the node that ran before the failure
