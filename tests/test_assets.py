@@ -71,3 +71,36 @@ def test_node_logs_reach_the_event_log_and_the_terminal_once(
         (dagster_run,) = instance.get_runs()
         messages = [entry.user_message for entry in instance.all_logs(dagster_run.run_id)]
     assert messages.count("spread of 8 values") == 1
+
+
+def test_the_shape_of_a_lazy_frame_is_not_computed_when_it_is_saved() -> None:
+    """A dask frame's row count is lazy: the metadata skips it instead of running the graph."""
+    import dask
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from kedro_dagster_runner.workers import dataset_metadata
+
+    computed: list[int] = []
+
+    @dask.delayed
+    def load_part() -> pd.DataFrame:
+        computed.append(1)
+        return pd.DataFrame({"a": [1, 2, 3]})
+
+    lazy = dd.from_delayed([load_part()], meta=pd.DataFrame({"a": pd.Series([], dtype="int64")}))
+    dataset_metadata.remember_saved_shape("lazy", lazy)
+    dataset_metadata.remember_saved_shape("eager", pd.DataFrame({"a": [1, 2], "b": [3, 4]}))
+
+    assert computed == []
+    materialized, _ = dataset_metadata.node_asset_metadata(
+        _catalog_with("lazy", "eager"), [], ["lazy", "eager"], {"eager"}
+    )
+    assert materialized["eager"]["rows"] == 2 and materialized["eager"]["columns"] == 2
+    assert "lazy" not in dataset_metadata._SAVED_SHAPES  # forgotten with the node's outputs
+
+
+def _catalog_with(*names: str):
+    from kedro.io import DataCatalog, MemoryDataset
+
+    return DataCatalog({name: MemoryDataset() for name in names})

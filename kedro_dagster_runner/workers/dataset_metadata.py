@@ -9,6 +9,7 @@ what costs nothing to know: dataset type, file path, version, and rows/columns f
 from __future__ import annotations
 
 from collections.abc import Iterable
+from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
 from kedro_dagster_runner import _compat
@@ -22,9 +23,19 @@ _SAVED_SHAPES: dict[str, dict[str, int]] = {}
 
 
 def remember_saved_shape(dataset_name: str, data: object) -> None:
-    """Keep rows/columns of tabular data a node just saved (called from a Kedro hook)."""
+    """Keep rows/columns of tabular data a node just saved (called from a Kedro hook).
+
+    Only a shape the data already knows is kept: a lazy frame (dask, pyspark.pandas) answers
+    ``shape`` with a lazy row count, which is skipped rather than computed.
+    """
+    if not hasattr(data, "columns"):
+        return
     shape = getattr(data, "shape", None)
-    if isinstance(shape, tuple) and len(shape) == 2 and hasattr(data, "columns"):
+    if (
+        isinstance(shape, tuple)
+        and len(shape) == 2
+        and all(isinstance(size, Integral) for size in shape)
+    ):
         _SAVED_SHAPES[dataset_name] = {"rows": int(shape[0]), "columns": int(shape[1])}
 
 
@@ -64,4 +75,6 @@ def node_asset_metadata(
     observed = {
         name: dataset_metadata(catalog, name, False) for name in inputs if name in persisted
     }
+    for name in outputs:  # shapes of outputs that are not assets are not kept either
+        _SAVED_SHAPES.pop(name, None)
     return materialized, observed
