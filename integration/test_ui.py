@@ -63,8 +63,9 @@ def chromium(url: str, screenshot: Path | None = None) -> str:
 
 
 @pytest.fixture
-def ui_project(tmp_path: Path, postgres_db: str, worker_env: dict[str, str]) -> Iterator[tuple]:
-    """The demo project on a Postgres instance, with `kedro dagster-runner ui` serving it."""
+def ui_server(tmp_path: Path, postgres_db: str, worker_env: dict[str, str]) -> Iterator[tuple]:
+    """The demo project on a Postgres instance, with `kedro dagster-runner ui` serving it:
+    (project, url, env, the command's process)."""
     project = copy_project(DEMO_PROJECT, tmp_path / "demo_project")
     path = project / "conf" / "base" / "dagster.yml"
     config = yaml.safe_load(path.read_text())
@@ -80,9 +81,15 @@ def ui_project(tmp_path: Path, postgres_db: str, worker_env: dict[str, str]) -> 
     try:
         wait_for_port(port, 180)
         _wait_for_code_location(url)
-        yield project, url, env
+        yield project, url, env, server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def ui_project(ui_server: tuple) -> tuple:
+    """(project, url, env) of :func:`ui_server`."""
+    return ui_server[:3]
 
 
 def _wait_for_code_location(url: str) -> None:
@@ -208,3 +215,50 @@ def test_failed_run_is_reexecuted_from_the_failure_through_the_ui(
     assert status == "SUCCESS"
     assert json.loads((project / "data/out/summary.json").read_text()) == {"count": 8, "max": 18}
     assert len(list((project / "data/out/report.pkl").iterdir())) == 1  # a fresh save version
+
+
+def _descendants(pid: int) -> set[int]:
+    """The live descendants of ``pid`` (children first found through ps, recursively)."""
+    found: set[int] = set()
+    parents = [pid]
+    while parents:
+        result = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", ",".join(map(str, parents))],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        parents = [int(line) for line in result.stdout.split()]
+        found.update(parents)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigterm_stops_the_webserver_and_code_server_and_removes_the_ui_home(
+    ui_server: tuple,
+) -> None:
+    import re
+    import signal
+    import socket
+
+    _, url, _, server = ui_server
+    home = re.search(r"\(instance (\S+), Ctrl-C to stop\)", server.output()).group(1)
+    children = _descendants(server.process.pid)
+    assert len(children) >= 2 and Path(home).is_dir()  # dagster-webserver and its code server
+
+    server.process.send_signal(signal.SIGTERM)  # to the command alone, as a service manager does
+    server.process.wait(timeout=60)
+
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert [pid for pid in children if _alive(pid)] == []
+    assert not Path(home).exists()
+    port = int(url.rsplit(":", 1)[1])
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing serves the UI any more

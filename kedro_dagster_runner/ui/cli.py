@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import subprocess
 from pathlib import Path
 
 import click
@@ -39,8 +42,9 @@ def dagster_runner() -> None:
     """Run Kedro projects on Dagster: helper commands."""
 
 
-def _ui_home(project_path: Path, env: str | None) -> tuple[Path, dict[str, str]]:
-    """DAGSTER_HOME for the UI: the runs' instance from dagster.yml, and extra environment."""
+def _ui_home(project_path: Path, env: str | None) -> tuple[Path, dict[str, str], bool]:
+    """DAGSTER_HOME for the UI: the runs' instance from dagster.yml, extra environment, and
+    whether the folder is a temporary one of this command (removed when it stops)."""
     import tempfile
 
     import yaml
@@ -59,9 +63,10 @@ def _ui_home(project_path: Path, env: str | None) -> tuple[Path, dict[str, str]]
         home = Path(tempfile.mkdtemp(prefix="kedro-dagster-ui-"))
         config = ui_instance_config(setting.postgres)
         (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-        return home, {setting.postgres.password_env: os.environ[setting.postgres.password_env]}
+        password = {setting.postgres.password_env: os.environ[setting.postgres.password_env]}
+        return home, password, True
     if setting == "dagster_home" and os.environ.get("DAGSTER_HOME"):
-        return Path(os.environ["DAGSTER_HOME"]), {}
+        return Path(os.environ["DAGSTER_HOME"]), {}, False
     raise click.ClickException(
         "runner.instance in dagster.yml is 'ephemeral': runs are not kept anywhere the UI could "
         "read them. Set runner.instance to {postgres: {...}} (or dagster_home with "
@@ -77,14 +82,16 @@ CODE_LOCATION_MODULE = "kedro_dagster_runner.ui.code_location"
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", "-p", type=int, default=3000, show_default=True)
 def ui(env: str | None, host: str, port: int) -> None:
-    """Start dagster-webserver on the runs' instance with this project's code location."""
-    import shutil
-    import subprocess
+    """Start dagster-webserver on the runs' instance with this project's code location.
+
+    Ctrl-C or SIGTERM stops the webserver and its code server, and removes the temporary
+    DAGSTER_HOME made for a Postgres instance.
+    """
 
     from kedro_dagster_runner.ui.code_location import ENV_ENV, PROJECT_PATH_ENV
 
     project_path = Path.cwd()
-    home, extra_env = _ui_home(project_path, env)
+    home, extra_env, temporary_home = _ui_home(project_path, env)
     webserver = shutil.which("dagster-webserver")
     if webserver is None:
         raise click.ClickException(
@@ -101,9 +108,51 @@ def ui(env: str | None, host: str, port: int) -> None:
         child_env[ENV_ENV] = env
     command = [webserver, "-h", host, "-p", str(port), "-m", CODE_LOCATION_MODULE]
     click.echo(f"Dagster UI: http://{host}:{port}  (instance {home}, Ctrl-C to stop)")
-    with subprocess.Popen(command, env=child_env) as process:
+    # The webserver and the code server it starts get a process group of their own, stopped
+    # as a whole on Ctrl-C or SIGTERM (a service manager stopping this command).
+    process = subprocess.Popen(command, env=child_env, start_new_session=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop_group(process)
+        signal.signal(signal.SIGTERM, previous)
+        if temporary_home:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM handler: stop like Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def _stop_group(process: subprocess.Popen[bytes], grace_seconds: float = 30) -> None:
+    """SIGTERM the process group led by ``process``; SIGKILL what is left after the grace
+    period, and any straggler (a code server outliving the webserver)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
-            process.wait()
-        except KeyboardInterrupt:
-            process.terminate()
-            process.wait(timeout=30)
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:  # the whole group is gone
+            return
+        try:
+            process.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            continue
+        if not _group_alive(process.pid, grace_seconds=5):
+            return
+
+
+def _group_alive(pgid: int, grace_seconds: float) -> bool:
+    """True when processes of the group outlive ``grace_seconds``."""
+    import time
+
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.2)
+    return True
