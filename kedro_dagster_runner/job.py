@@ -87,6 +87,7 @@ def _refuse_after_a_failure(
 
 
 _DERIVED: dict[tuple[str, str], RunSpec] = {}
+_DERIVED_KEPT = 64  # a long-lived run worker serves many runs: keep the recent ones only
 
 
 def spec_for_dagster_run(spec: RunSpec, dagster_run_id: str, instance: DagsterInstance) -> RunSpec:
@@ -101,6 +102,8 @@ def spec_for_dagster_run(spec: RunSpec, dagster_run_id: str, instance: DagsterIn
         stamp = created.astimezone(timezone.utc)
         kedro_run_id = stamp.strftime("%Y-%m-%dT%H.%M.%S.") + f"{stamp.microsecond // 1000:03d}Z"
         _DERIVED[key] = replace(spec, run_id=kedro_run_id)
+        while len(_DERIVED) > _DERIVED_KEPT:
+            _DERIVED.pop(next(iter(_DERIVED)))  # the oldest
     return _DERIVED[key]
 
 

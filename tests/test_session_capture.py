@@ -61,3 +61,18 @@ def test_kedro_1_0_run_params_name_the_run_session_id_and_one_pipeline() -> None
     recorded = capture.for_run("S")
     assert recorded is not None and recorded.pipeline_names == ["only"]
     assert recorded.runtime_params == {"who": "old"}  # from the context: not in run_params
+
+
+def test_runs_of_other_runners_leave_nothing_behind() -> None:
+    """A service running many sessions with Kedro's own runners: nothing accumulates per run."""
+    capture = SessionCapture()
+    for index in range(3):
+        capture.after_context_created(_context(str(index)))
+        params = {"run_id": f"R{index}", "pipeline_names": None}
+        capture.before_pipeline_run(params)
+        if index % 2:
+            capture.on_pipeline_error(params)
+        else:
+            capture.after_pipeline_run(params)
+
+    assert capture._by_run_id == {}

@@ -92,6 +92,21 @@ class SessionCapture:
         )
 
     @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        self._forget(run_params)
+
+    @hook_impl
+    def on_pipeline_error(self, run_params: dict[str, Any]) -> None:
+        self._forget(run_params)
+
+    def _forget(self, run_params: dict[str, Any]) -> None:
+        """A run has ended: drop what was kept for it (a run of another runner never asks), so
+        a long-lived process running many sessions keeps nothing per run."""
+        run_id = run_params.get("run_id") or run_params.get("session_id")
+        if run_id:
+            self._by_run_id.pop(run_id, None)
+
+    @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: object) -> None:
         from kedro_dagster_runner.workers.dataset_metadata import remember_saved_shape
 
