@@ -13,6 +13,7 @@ import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -87,8 +88,25 @@ class CeleryLauncher(NodeLauncher):
 
         options = self._options
         self._app = make_app(options.broker, options.backend, options.default_queue)
+        self._check_broker(self._app)
         self._check_workers(self._app)
         return self
+
+    def _check_broker(self, app: Celery) -> None:
+        """Fail before any node runs, naming the broker, when it cannot be reached."""
+        broker = self._options.broker
+        try:
+            with app.connection_for_write() as connection:
+                connection.ensure_connection(
+                    max_retries=1, interval_start=0, timeout=self._options.worker_check_timeout
+                )
+        except Exception as error:
+            address = urlsplit(broker)
+            where = f"{address.hostname or 'localhost'}:{address.port or 'default port'}"
+            raise DagsterRunnerError(
+                f"Cannot reach the Celery broker at {where} ({mask_url(broker)}, the celery "
+                f"executor's 'broker' option): {error}. Start the broker or fix the option."
+            ) from None
 
     def _check_workers(self, app: Celery) -> None:
         """Fail before any node runs when no worker consumes a queue this run needs."""
