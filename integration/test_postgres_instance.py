@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import postgres_instance
 from kedro_projects import RUNNER, KedroRunner
@@ -51,3 +53,24 @@ def test_run_is_recorded_with_tags_steps_and_no_password(
     stored = [str(dagster_run), *(str(e) for e in instance.all_logs(dagster_run.run_id))]
     assert not [text for text in stored if SECRET in text]
     assert SECRET not in result.output
+
+
+def test_the_password_from_credentials_is_not_left_in_the_process(
+    demo: tuple[Path, KedroRunner], postgres_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver exports the instance's password from credentials.yml for the run only."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from kedro_dagster_runner import DagsterRunner
+
+    project, _ = demo
+    _point_at_postgres(project, postgres_db)
+    monkeypatch.delenv("DAGSTER_PG_PASSWORD", raising=False)
+
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env="mp") as session:
+        session.run(runner=DagsterRunner(executor="in_process"))
+
+    assert "DAGSTER_PG_PASSWORD" not in os.environ
+    assert SECRET not in os.environ.values()

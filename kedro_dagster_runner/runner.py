@@ -28,6 +28,7 @@ from kedro_dagster_runner.driver.execution import (
     DetachedRun,
     RunPath,
     check_environment,
+    exported,
 )
 from kedro_dagster_runner.driver.plan import plan_run
 from kedro_dagster_runner.driver.releaser import DatasetReleaser
@@ -101,8 +102,6 @@ class DagsterRunner(AbstractRunner):
         run_id: str | None = None,
     ) -> None:
         """Plan the run, have Dagster execute it and report the outcome the Kedro way."""
-        from kedro.io.core import generate_timestamp
-
         driver = session_capture.for_run(run_id)
         if driver is None and run_id is not None:
             self._logger.warning(
@@ -110,7 +109,23 @@ class DagsterRunner(AbstractRunner):
                 "not read: is 'kedro-dagster-runner' in DISABLE_HOOKS_FOR_PLUGINS (settings.py)?"
             )
         config = self.resolve_config(driver)
-        provide_instance_secrets(config.runner.instance, driver.config_loader if driver else None)
+        loader = driver.config_loader if driver else None
+        # The instance's password from credentials is set for this run only, then removed.
+        with exported(provide_instance_secrets(config.runner.instance, loader)):
+            self._run_with(config, driver, pipeline, catalog, hook_manager, run_id)
+
+    def _run_with(
+        self,
+        config: ResolvedConfig,
+        driver: DriverContext | None,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        hook_manager: PluginManager | None,
+        run_id: str | None,
+    ) -> None:
+        """``_run`` once the configuration is resolved and the instance's secrets exported."""
+        from kedro.io.core import generate_timestamp
+
         check_environment(config)
         run_id = run_id or generate_timestamp()
         plan = plan_run(pipeline, catalog, hook_manager, config, driver, run_id, self._is_async)

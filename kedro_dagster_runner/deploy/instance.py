@@ -66,8 +66,10 @@ def ui_instance_config(settings: PostgresSettings) -> dict[str, Any]:
 
 def provide_postgres_password(
     settings: PostgresSettings, credentials: Mapping[str, Any] | None
-) -> None:
-    """Put the password in ``settings.password_env`` for this process (and its step containers).
+) -> dict[str, str]:
+    """The password variable to export for the run (``{password_env: password}``) when it comes
+    from Kedro credentials; nothing when it is already set in this process. The caller exports
+    it for the run only, so it is not left behind in the process.
 
     Raises:
         ConfigError: ``credentials`` names a missing key, or no password is available at all.
@@ -79,31 +81,32 @@ def provide_postgres_password(
                 f"runner.instance.postgres.credentials: credentials.yml has no entry "
                 f"'{settings.credentials}' with a 'password' key."
             )
-        os.environ[settings.password_env] = str(entry["password"])
+        return {settings.password_env: str(entry["password"])}
     require_password_env(settings)
+    return {}
 
 
 def provide_instance_secrets(
     setting: InstanceSetting, config_loader: AbstractConfigLoader | None
-) -> None:
-    """For a Postgres instance: fill the password variable from Kedro credentials when
-    configured so, and require it to be set.
+) -> dict[str, str]:
+    """For a Postgres instance: the password variable to export for the run when it comes from
+    Kedro credentials (see :func:`provide_postgres_password`), and a check that one exists.
 
     Raises:
         ConfigError: The credentials entry is missing, or no password is available at all.
     """
     if not isinstance(setting, InstanceSettings):
-        return
+        return {}
     if not setting.postgres.credentials:
         require_password_env(setting.postgres)
-        return
+        return {}
     from kedro.config import MissingConfigException
 
     try:
         credentials = config_loader["credentials"] if config_loader is not None else {}
     except (MissingConfigException, KeyError):
         credentials = {}
-    provide_postgres_password(setting.postgres, credentials)
+    return provide_postgres_password(setting.postgres, credentials)
 
 
 def instance_env_names(setting: InstanceSetting) -> list[str]:

@@ -42,7 +42,7 @@ RUN_FAILURE_EVENTS = frozenset({"RUN_FAILURE", "PIPELINE_FAILURE"})
 
 
 @contextmanager
-def _exported(variables: Mapping[str, str]) -> Iterator[None]:
+def exported(variables: Mapping[str, str]) -> Iterator[None]:
     """Set ``variables`` in this process's environment for the block, then restore it."""
     previous = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
@@ -128,7 +128,7 @@ class RunPath(ABC):
 
     def run(self) -> RunOutcome | None:
         """Create the Dagster run, have it executed and clean up after it."""
-        with _exported(self._secrets):
+        with exported(self._secrets):
             return self._run()
 
     def _run(self) -> RunOutcome | None:

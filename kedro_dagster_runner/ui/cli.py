@@ -58,12 +58,13 @@ def _ui_home(project_path: Path, env: str | None) -> tuple[Path, dict[str, str],
     with KedroSession.create(project_path=project_path, env=env) as session:
         loader = session.load_context().config_loader
         setting = resolve_config(load_project_config(loader)).runner.instance
-        provide_instance_secrets(setting, loader)
+        secrets = provide_instance_secrets(setting, loader)
     if isinstance(setting, InstanceSettings):
         home = Path(tempfile.mkdtemp(prefix="kedro-dagster-ui-"))
         config = ui_instance_config(setting.postgres)
         (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-        password = {setting.postgres.password_env: os.environ[setting.postgres.password_env]}
+        variable = setting.postgres.password_env
+        password = {variable: secrets.get(variable) or os.environ[variable]}
         return home, password, True
     if setting == "dagster_home" and os.environ.get("DAGSTER_HOME"):
         return Path(os.environ["DAGSTER_HOME"]), {}, False
