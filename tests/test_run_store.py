@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import pytest
@@ -34,8 +33,8 @@ def _raise(error: BaseException) -> BaseException:
 
 def test_an_exception_that_does_not_unpickle_comes_back_with_its_type(tmp_path: Path) -> None:
     error = _raise(CodedError(7, "bad row"))
-    with pytest.raises(TypeError):
-        pickle.loads(pickle.dumps(error))
+    with pytest.raises(TypeError):  # what pickle's default reduce does when it loads it
+        CodedError(*error.args)
     store = DirectoryStore(str(tmp_path / "run"))
 
     store.record_failure(NodeFailure.from_exception("load", _raise(ValueError("attempt 1"))))
