@@ -82,6 +82,7 @@ __all__ = [  # the Dagster symbols resolve lazily through __getattr__
     "resolve",
     "session_hook_manager",
     "suggest_resume",
+    "worker_hook_manager",
 ]
 
 # name -> "module:attribute" of every private Dagster symbol the package uses.
@@ -121,6 +122,9 @@ KEDRO_ATTRIBUTES: Mapping[str, str] = {
     "SharedMemoryDataCatalog.validate_catalog": (
         "kedro.io:SharedMemoryDataCatalog.validate_catalog"
     ),
+    "_create_hook_manager": "kedro.framework.hooks.manager:_create_hook_manager",
+    "_register_hooks": "kedro.framework.hooks.manager:_register_hooks",
+    "_register_hooks_entry_points": "kedro.framework.hooks.manager:_register_hooks_entry_points",
 }
 MLFLOW_ATTRIBUTES: Mapping[str, str] = {
     "fluent._active_run_stack": "mlflow.tracking.fluent:_active_run_stack",
@@ -234,6 +238,22 @@ def project_session_class() -> type[AbstractSession]:
     from kedro.framework.session import KedroSession
 
     return getattr(settings, "SESSION_CLASS", KedroSession)
+
+
+def worker_hook_manager(hooks: Iterable[object]) -> PluginManager:
+    """A hook manager as Kedro builds one in a ParallelRunner worker: ``hooks`` and the
+    installed plugins' (less ``DISABLE_HOOKS_FOR_PLUGINS``)."""
+    from kedro.framework.hooks.manager import (
+        _create_hook_manager,
+        _register_hooks,
+        _register_hooks_entry_points,
+    )
+    from kedro.framework.project import settings
+
+    manager = _create_hook_manager()
+    _register_hooks(manager, hooks)
+    _register_hooks_entry_points(manager, settings.DISABLE_HOOKS_FOR_PLUGINS)
+    return manager
 
 
 def session_hook_manager(session: AbstractSession) -> PluginManager:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -49,23 +51,30 @@ def test_an_exception_that_does_not_unpickle_comes_back_with_its_type(tmp_path: 
     assert store.failure("other") is None
 
 
-def test_an_exception_whose_class_is_not_importable_leaves_a_readable_record(
-    tmp_path: Path,
-) -> None:
+@contextmanager
+def _importable_for_a_while(module_name: str, class_name: str) -> Iterator[type[Exception]]:
+    """An exception class importable only inside the block (as in a worker), not after it (as
+    in a driver that cannot import it)."""
     import sys
     import types
 
-    module = types.ModuleType("vanishing_module")
-    exec("class VanishingError(Exception):\n    pass\n", module.__dict__)
-    module.VanishingError.__module__ = "vanishing_module"
-    sys.modules["vanishing_module"] = module
-    store = DirectoryStore(str(tmp_path / "run"))
+    module = types.ModuleType(module_name)
+    exec(f"class {class_name}(Exception):\n    pass\n", module.__dict__)
+    error_class = getattr(module, class_name)
+    error_class.__module__ = module_name
+    sys.modules[module_name] = module
     try:
-        store.record_failure(
-            NodeFailure.from_exception("load", _raise(module.VanishingError("gone")))
-        )
+        yield error_class
     finally:
-        del sys.modules["vanishing_module"]  # as in a driver that cannot import the class
+        del sys.modules[module_name]
+
+
+def test_an_exception_whose_class_is_not_importable_leaves_a_readable_record(
+    tmp_path: Path,
+) -> None:
+    store = DirectoryStore(str(tmp_path / "run"))
+    with _importable_for_a_while("vanishing_module", "VanishingError") as vanishing_error:
+        store.record_failure(NodeFailure.from_exception("load", _raise(vanishing_error("gone"))))
 
     record = store.failure("load")
     assert record is not None and record.exception is None
@@ -138,24 +147,16 @@ def test_broker_passwords_reach_the_executor_by_environment_not_run_config(
 def test_an_exception_not_rebuilt_keeps_the_workers_traceback(tmp_path: Path) -> None:
     import dataclasses
     import logging
-    import sys
-    import types
 
     from kedro_dagster_runner.driver.progress import RunProgress
     from kedro_dagster_runner.driver.report import run_error
     from kedro_dagster_runner.errors import NodeFailedError, RemoteTraceback
     from kedro_dagster_runner.spec import NodeSpec, RunSpec
 
-    module = types.ModuleType("worker_only_module")
-    exec("class WorkerOnlyError(Exception):\n    pass\n", module.__dict__)
-    module.WorkerOnlyError.__module__ = "worker_only_module"
-    sys.modules["worker_only_module"] = module
     store = DirectoryStore(str(tmp_path / "run"))
-    try:
-        failure = NodeFailure.from_exception("n", _raise(module.WorkerOnlyError("boom")))
+    with _importable_for_a_while("worker_only_module", "WorkerOnlyError") as worker_only_error:
+        failure = NodeFailure.from_exception("n", _raise(worker_only_error("boom")))
         store.record_failure(dataclasses.replace(failure, pid=1, host="worker-host"))
-    finally:
-        del sys.modules["worker_only_module"]
     spec = RunSpec("r", "kedro_default", [NodeSpec("node_a", "n", [], [])], "multiprocess")
     progress = RunProgress(spec, logging.getLogger("test"), failed=["n"])
 

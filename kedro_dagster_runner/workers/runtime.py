@@ -140,20 +140,12 @@ def _parallel_hook_manager(shipped: ShippedRun) -> PluginManager:
     """The hook manager Kedro's ParallelRunner gives a node in a worker: the settings' hooks (the
     driver's, as a forked worker has them) and the installed plugins'. A plain-Python caller's
     own hook manager stays in the caller's process, as under ParallelRunner."""
-    from kedro.framework.hooks.manager import (
-        _create_hook_manager,
-        _register_hooks,
-        _register_hooks_entry_points,
-    )
     from kedro.framework.project import PACKAGE_NAME, configure_project, settings
 
     if shipped.package_name and shipped.package_name != PACKAGE_NAME:
         configure_project(shipped.package_name)
-    manager = _create_hook_manager()
     hooks = shipped.hooks if shipped.hooks is not None else settings.HOOKS
-    _register_hooks(manager, hooks)
-    _register_hooks_entry_points(manager, settings.DISABLE_HOOKS_FOR_PLUGINS)
-    return manager
+    return _compat.worker_hook_manager(hooks)
 
 
 def _rebuild_project(spec: RunSpec, project: ProjectSpec, inputs: RunInputs) -> NodeRuntime:

@@ -21,6 +21,7 @@ pickled, failures keep the exception object, and it also carries the driver's ow
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import uuid
@@ -37,8 +38,6 @@ from kedro_dagster_runner.workers.exceptions import PackedException, pack, unpac
 from kedro_dagster_runner.workers.outcome import NodeFailure
 
 if TYPE_CHECKING:
-    from fsspec import AbstractFileSystem
-
     from kedro_dagster_runner.workers.runtime import NodeRuntime
 
 LIVE_PREFIX = "kedro-live:"
@@ -195,6 +194,8 @@ class DirectoryStore(RunStore):
 
         self.uri = uri.rstrip("/")
         self._fs, self._root = fsspec.core.url_to_fs(self.uri)
+        protocols = self._fs.protocol
+        self._local = "file" in (protocols if isinstance(protocols, tuple) else (protocols,))
 
     def _path(self, name: str, folder: str | None = None) -> str:
         filename = quote(name, safe="") + ".pkl"
@@ -218,7 +219,7 @@ class DirectoryStore(RunStore):
     def _restrict(self, path: str) -> None:
         """Make a local file readable by its owner only (the run's data may be sensitive);
         other filesystems keep their own access control."""
-        if _is_local(self._fs):
+        if self._local:
             os.chmod(path, _OWNER_ONLY)
 
     def _read(self, path: str) -> Any:
@@ -245,13 +246,12 @@ class DirectoryStore(RunStore):
         return bool(self._fs.exists(self._path(name)))
 
     def discard(self, name: str) -> None:
-        path = self._path(name)
-        if self._fs.exists(path):
-            self._fs.rm(path)
+        with contextlib.suppress(FileNotFoundError):
+            self._fs.rm(self._path(name))
 
     def write_spec(self, spec_json: str) -> None:
         self._fs.makedirs(self._root, exist_ok=True)
-        if _is_local(self._fs):
+        if self._local:
             os.chmod(self._root, 0o700)
         path = f"{self._root}/{_SPEC_FILE}"
         with self._fs.open(path, "w") as stream:
@@ -262,8 +262,10 @@ class DirectoryStore(RunStore):
         self._write(self._path(key, _PRIVATE_DIR), value)
 
     def read_private(self, key: str) -> object | None:
-        path = self._path(key, _PRIVATE_DIR)
-        return self._read(path) if self._fs.exists(path) else None
+        try:
+            return self._read(self._path(key, _PRIVATE_DIR))
+        except FileNotFoundError:
+            return None
 
     def read_spec(self) -> str:
         with self._fs.open(f"{self._root}/{_SPEC_FILE}", "r") as stream:
@@ -287,10 +289,6 @@ class DirectoryStore(RunStore):
     def remove(self) -> None:
         if self._fs.exists(self._root):
             self._fs.rm(self._root, recursive=True)
-
-
-def _is_local(fs: AbstractFileSystem) -> bool:
-    return "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
 
 
 def live_store(uri: str) -> LiveStore | None:
