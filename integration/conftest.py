@@ -199,16 +199,34 @@ def example(tmp_path: Path) -> tuple[Path, KedroRunner]:
 POSTGRES_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 
 
+def psql(statement: str) -> str:
+    """Run one SQL statement on the machine's Postgres as ``postgres``; its unaligned output."""
+    result = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
+         "-At", "-c", statement],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"psql failed on {statement!r}: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
 @pytest.fixture(scope="session")
-def postgres_db() -> str:
-    """A fresh database on the machine's Postgres (127.0.0.1:5432, user postgres, trust)."""
+def postgres_db() -> Iterator[str]:
+    """A fresh database on the machine's Postgres (127.0.0.1:5432, user postgres, trust).
+
+    Dropped at the end of the session, and checked to be gone. ``WITH (FORCE)`` (Postgres 13+)
+    first ends any session still connected to it (a Dagster instance a test left open, a run
+    worker still running), which a plain ``DROP DATABASE`` would fail on.
+    """
     ensure_service(5432, POSTGRES_START)
     name = f"kdr_it_{uuid.uuid4().hex[:8]}"
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"CREATE DATABASE {name}"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return name
+    psql(f"CREATE DATABASE {name}")
+    try:
+        yield name
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        assert psql(f"SELECT datname FROM pg_database WHERE datname = '{name}'") == ""
 
 
 def postgres_instance(db_name: str, home: Path):

@@ -74,3 +74,47 @@ def test_the_password_from_credentials_is_not_left_in_the_process(
 
     assert "DAGSTER_PG_PASSWORD" not in os.environ
     assert SECRET not in os.environ.values()
+
+
+def test_pool_workers_never_get_the_instance_password(
+    demo: tuple[Path, KedroRunner], postgres_db: str, tmp_path: Path
+) -> None:
+    """Pool workers (and the forkserver they are forked from) run nodes only: the instance's
+    password, exported in the driver from credentials.yml, is not in their environment."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    project, _ = demo
+    _point_at_postgres(project, postgres_db)
+    hook_log, release = tmp_path / "hooks.jsonl", tmp_path / "release"
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_PG_PASSWORD"}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "kedro", "run", "--runner", RUNNER, "--env", "mp",
+         "--pipelines", "held", "--params", f"release={release}"],
+        cwd=project, env={**env, "DEMO_HOOK_LOG": str(hook_log)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            lines = hook_log.read_text().splitlines() if hook_log.exists() else []
+            starts = [c for c in map(json.loads, lines) if c["hook"] == "before_node_run"]
+            if len(starts) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert len(starts) == 2, "the nodes did not start in pool workers"
+        workers = {call["pid"] for call in starts}
+        forkservers = {int(Path(f"/proc/{pid}/stat").read_text().split()[3]) for pid in workers}
+        for pid in workers | forkservers:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            assert b"DAGSTER_PG_PASSWORD" not in environ, pid
+            assert SECRET.encode() not in environ, pid
+        assert driver.pid not in workers | forkservers
+        release.touch()
+        assert driver.wait(timeout=120) == 0
+    finally:
+        if driver.poll() is None:
+            driver.send_signal(signal.SIGKILL)

@@ -68,6 +68,16 @@ class WorkerLostError(DagsterRunnerError):
     (killed, out of memory, a crash in native code, a lost dask worker or Celery task)."""
 
 
+class RunEndedError(DagsterRunnerError):
+    """A worker was given a node of a run that has already ended (its ``kedro run`` finished,
+    was interrupted or died): the node is not started, or its outputs are not saved."""
+
+
+class DuplicateStepError(WorkerLostError):
+    """A node was delivered a second time (a redelivered Celery task, a dask task re-run after
+    its worker was lost) while its first delivery never reported: it is not run twice."""
+
+
 class LaunchError(DagsterRunnerError):
     """A run launcher could not start a detached run's worker."""
 

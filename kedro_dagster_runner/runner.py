@@ -28,12 +28,13 @@ from kedro_dagster_runner.driver.execution import (
     DetachedRun,
     RunPath,
     check_environment,
-    exported,
 )
-from kedro_dagster_runner.driver.plan import plan_run
+from kedro_dagster_runner.driver.plan import local_handoff_roots, plan_run
 from kedro_dagster_runner.driver.releaser import DatasetReleaser
 from kedro_dagster_runner.driver.report import run_error
 from kedro_dagster_runner.driver.session_capture import DriverContext, session_capture
+from kedro_dagster_runner.environment import exported
+from kedro_dagster_runner.leftovers import sweep
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -127,6 +128,7 @@ class DagsterRunner(AbstractRunner):
         from kedro.io.core import generate_timestamp
 
         check_environment(config)
+        sweep(local_handoff_roots(config.runner.handoff))  # left by kedro runs that died
         run_id = run_id or generate_timestamp()
         plan = plan_run(pipeline, catalog, hook_manager, config, driver, run_id, self._is_async)
         path = self._path(config, plan, pipeline, catalog)

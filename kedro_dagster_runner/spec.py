@@ -72,6 +72,9 @@ class RunSpec:
         mlflow_tracking_uri: The driver's MLflow tracking URI when it carries no credentials.
         on_failure: ``stop`` (Kedro's runners: no node starts after a failure) or ``continue``
             (nodes independent of the failed one still run).
+        private_env_names: Variables of the driver's environment that processes running only
+            nodes do not get (the instance's password variable: only processes that open the
+            instance need it).
     """
 
     run_id: str
@@ -88,6 +91,7 @@ class RunSpec:
     mlflow_run_id: str | None = None
     mlflow_tracking_uri: str | None = None
     on_failure: str = "stop"
+    private_env_names: list[str] = field(default_factory=list)
 
     @property
     def stops_at_first_failure(self) -> bool:

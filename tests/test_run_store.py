@@ -38,6 +38,7 @@ def test_an_exception_that_does_not_unpickle_comes_back_with_its_type(tmp_path: 
     with pytest.raises(TypeError):  # what pickle's default reduce does when it loads it
         CodedError(*error.args)
     store = DirectoryStore(str(tmp_path / "run"))
+    store.write_spec("{}")  # a store exists once its run is published
 
     store.record_failure(NodeFailure.from_exception("load", _raise(ValueError("attempt 1"))))
     store.record_failure(NodeFailure.from_exception("load", error))  # the last attempt's wins
@@ -73,6 +74,7 @@ def test_an_exception_whose_class_is_not_importable_leaves_a_readable_record(
     tmp_path: Path,
 ) -> None:
     store = DirectoryStore(str(tmp_path / "run"))
+    store.write_spec("{}")  # a store exists once its run is published
     with _importable_for_a_while("vanishing_module", "VanishingError") as vanishing_error:
         store.record_failure(NodeFailure.from_exception("load", _raise(vanishing_error("gone"))))
 
@@ -85,6 +87,7 @@ def test_an_exception_whose_class_is_not_importable_leaves_a_readable_record(
 
 def test_a_picklable_exception_comes_back_with_its_type(tmp_path: Path) -> None:
     store = DirectoryStore(str(tmp_path / "run"))
+    store.write_spec("{}")  # a store exists once its run is published
     store.record_failure(NodeFailure.from_exception("n", _raise(KeyError("missing"))))
 
     record = store.failure("n")
@@ -154,6 +157,8 @@ def test_an_exception_not_rebuilt_keeps_the_workers_traceback(tmp_path: Path) ->
     from kedro_dagster_runner.spec import NodeSpec, RunSpec
 
     store = DirectoryStore(str(tmp_path / "run"))
+
+    store.write_spec("{}")  # a store exists once its run is published
     with _importable_for_a_while("worker_only_module", "WorkerOnlyError") as worker_only_error:
         failure = NodeFailure.from_exception("n", _raise(worker_only_error("boom")))
         store.record_failure(dataclasses.replace(failure, pid=1, host="worker-host"))

@@ -30,6 +30,7 @@ from harness import containers_with_label, ensure_engine  # noqa: E402
 from kedro_projects import (  # noqa: E402
     EXAMPLE_PROJECT,
     RUNNER,
+    VERSION,
     copy_project,
     kedro_runner,
     persisted_outputs,
@@ -267,3 +268,37 @@ def test_k8s_executor_hooks_fire_in_pods_and_failures_are_clean(
     (node_error,) = failed.calls("on_node_error")
     assert node_error["pid"] != failed.driver_pid
     assert _jobs_left(project) == []
+
+
+def _save_version(project: Path) -> str:
+    """The one save version of the project's versioned outputs: Kedro's run id."""
+    found = {VERSION.search(str(path)) for path in (project / "data").rglob("*")}
+    (version,) = {match[0] for match in found if match}
+    return version
+
+
+@pytest.mark.timeout(3600)
+def test_k8s_cleanup_failure_is_logged_and_the_run_keeps_its_outcome(
+    project_image: str, postgres_db: str, emulator, tmp_path: Path
+) -> None:
+    """The API refuses to delete the run's Jobs after it succeeded: `kedro run` still exits 0
+    with every output written, and warns that the Jobs of that run could not be deleted."""
+    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
+    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    project = _k8s_project(EXAMPLE_PROJECT, tmp_path / "k8s", project_image, postgres_db, emulator)
+    emulator.fail_job_deletes = True  # every DELETE of a Job answers HTTP 500
+
+    result = kedro_runner(project, tmp_path)(
+        "--runner", RUNNER, env={"DAGSTER_PG_PASSWORD": "trust-auth"}
+    )
+
+    assert result.returncode == 0, result.output
+    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    run_id = _save_version(project)
+    output = " ".join(result.output.split())  # rich wraps long log lines
+    assert f"Could not delete the containers or Jobs of run {run_id}: (500)" in output, output
+    # the warning is about the refused deletion: the run's Jobs are all still in the API
+    assert emulator.refused_job_deletes
+    assert set(emulator.refused_job_deletes) <= set(emulator.validated_jobs)
+    assert sorted(_jobs_left(project)) == sorted(emulator.validated_jobs)
+    assert len(emulator.validated_jobs) == 9

@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-interval", type=float, default=0.25)
     parser.add_argument("--max-grace-seconds", type=float, default=3)
     parser.add_argument("--server-id", help=f"value of the {EMULATOR_LABEL} container label")
+    parser.add_argument(
+        "--fail-job-deletes",
+        action="store_true",
+        help="fault injection: answer every DELETE of an existing Job with HTTP 500",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
@@ -37,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         poll_interval=args.poll_interval,
         max_grace_seconds=args.max_grace_seconds,
         server_id=args.server_id,
+        fail_job_deletes=args.fail_job_deletes,
     ).start()
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -335,6 +335,10 @@ class K8sEmulator:
         server_id: value of the ``EMULATOR_LABEL`` label put on every container started.
         schema_version: Kubernetes version whose schemas every created Job must pass (strict
             ``kubernetes-validate``; unknown fields are rejected with 422); ``None`` to skip.
+        fail_job_deletes: fault injection: while true, DELETE of an existing Job answers HTTP 500
+            (``InternalError``) and leaves the Job, its pods and containers as they were. The
+            attribute of the same name can be switched at any time; the names of the refused
+            Jobs are appended to ``refused_job_deletes``.
     """
 
     def __init__(
@@ -346,10 +350,13 @@ class K8sEmulator:
         max_grace_seconds: float = 3,
         server_id: str | None = None,
         schema_version: str | None = "1.30.0",
+        fail_job_deletes: bool = False,
     ):
         self.host = host
         self.schema_version = schema_version
         self.validated_jobs: list[str] = []
+        self.fail_job_deletes = fail_job_deletes
+        self.refused_job_deletes: list[str] = []
         self._requested_port = port
         self.poll_interval = poll_interval
         self.max_grace_seconds = max_grace_seconds
@@ -790,6 +797,15 @@ class K8sEmulator:
             obj = self._objects.get((res.plural, ns, name))
             if obj is None:
                 raise _not_found(res, name)
+            if res.plural == "jobs" and self.fail_job_deletes:
+                self.refused_job_deletes.append(name)
+                raise ApiError(
+                    500,
+                    "InternalError",
+                    f'jobs.batch "{name}" could not be deleted: '
+                    "fault injected by the k8s emulator (fail_job_deletes)",
+                    {"name": name, "group": res.group, "kind": res.plural},
+                )
             if res.plural == "jobs":
                 policy = options.get("propagationPolicy")
                 if policy is None and options.get("orphanDependents") is False:

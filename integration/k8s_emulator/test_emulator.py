@@ -539,3 +539,34 @@ def test_unsupported_volume_is_rejected(batch: client.BatchV1Api) -> None:
         batch.create_namespaced_job(NS, make_job(unique("pvc"), "pass", volumes=[volume]))
     assert raised.value.status == 422
     assert "persistentVolumeClaim" in json.loads(raised.value.body)["message"]
+
+
+def test_fail_job_deletes_answers_500_and_keeps_the_job(
+    emulator: K8sEmulator, core: client.CoreV1Api, batch: client.BatchV1Api
+) -> None:
+    """The fault-injection switch: Job deletion fails with 500, the Job and its pod stay."""
+    name = unique("undeletable")
+    batch.create_namespaced_job(NS, make_job(name, "print('done')"))
+    assert wait_job_done(batch, name).succeeded == 1
+    emulator.fail_job_deletes = True
+    try:
+        for policy in ("Foreground", None):
+            with pytest.raises(client.ApiException) as raised:
+                batch.delete_namespaced_job(name, NS, propagation_policy=policy)
+            assert raised.value.status == 500
+            body = json.loads(raised.value.body)
+            assert (body["kind"], body["reason"], body["code"]) == ("Status", "InternalError", 500)
+            assert f'jobs.batch "{name}"' in body["message"]
+        with pytest.raises(client.ApiException) as raised:
+            batch.delete_namespaced_job(unique("missing"), NS)
+        assert raised.value.status == 404  # the switch only fails deletion of existing Jobs
+        assert emulator.refused_job_deletes[-2:] == [name, name]
+        assert batch.read_namespaced_job_status(name, NS).status.succeeded == 1
+        assert len(core.list_namespaced_pod(NS, label_selector=f"job-name={name}").items) == 1
+    finally:
+        emulator.fail_job_deletes = False
+    batch.delete_namespaced_job(name, NS, propagation_policy="Background")
+    with pytest.raises(client.ApiException) as raised:
+        batch.read_namespaced_job(name, NS)
+    assert raised.value.status == 404
+    assert core.list_namespaced_pod(NS, label_selector=f"job-name={name}").items == []

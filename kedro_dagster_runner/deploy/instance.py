@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from kedro_dagster_runner import _compat
+from kedro_dagster_runner import _compat, leftovers
 from kedro_dagster_runner.config import InstanceSetting, InstanceSettings, PostgresSettings
 from kedro_dagster_runner.errors import ConfigError
 
@@ -154,6 +154,7 @@ def open_instance(
     if isinstance(setting, InstanceSettings):
         require_password_env(setting.postgres)
         home = Path(tempfile.mkdtemp(prefix="kedro-dagster-instance-"))
+        leftovers.claim(home)  # removed by a later run if this process dies
         try:
             config = postgres_instance_config(setting.postgres, log_level, run_launcher)
             (home / "dagster.yaml").write_text(yaml.safe_dump(config))
@@ -177,6 +178,7 @@ def open_instance(
             yield instance
         return
     home = tempfile.mkdtemp(prefix="kedro-dagster-instance-")
+    leftovers.claim(home)
     try:
         with DagsterInstance.local_temp(tempdir=home, overrides=_settings(log_level)) as instance:
             yield instance

@@ -11,16 +11,15 @@ its events from the instance.
 from __future__ import annotations
 
 import logging
-import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kedro_dagster_runner import _compat
+from kedro_dagster_runner import _compat, leftovers
 from kedro_dagster_runner.deploy.instance import instance_env_names, open_instance, run_url
 from kedro_dagster_runner.driver.progress import RunProgress
+from kedro_dagster_runner.environment import exported
 from kedro_dagster_runner.executors import InstanceNeed, RunContext, kind_named
 from kedro_dagster_runner.job import reconstructable_job
 
@@ -39,21 +38,6 @@ DAGSTER_LOG_LEVELS = {
     "debug": "DEBUG",
 }
 RUN_FAILURE_EVENTS = frozenset({"RUN_FAILURE", "PIPELINE_FAILURE"})
-
-
-@contextmanager
-def exported(variables: Mapping[str, str]) -> Iterator[None]:
-    """Set ``variables`` in this process's environment for the block, then restore it."""
-    previous = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def check_environment(config: ResolvedConfig) -> None:
@@ -120,6 +104,10 @@ class RunPath(ABC):
     def _check_instance(self, instance: DagsterInstance) -> None:  # noqa: B027 - optional
         """Refuse an instance this path cannot use."""
 
+    def _driver_tags(self, instance: DagsterInstance) -> dict[str, str]:
+        """Tags naming the process that executes the run, when it is this one."""
+        return {}
+
     def in_flight(self) -> bool:
         """True while a launched run may still read the run's store."""
         return False
@@ -144,7 +132,7 @@ class RunPath(ABC):
                 dagster_run = instance.create_run_for_job(
                     job_def=recon.get_definition(),
                     run_config=self.run_config(),
-                    tags=self._spec.tags,
+                    tags={**self._spec.tags, **self._driver_tags(instance)},
                     job_code_origin=recon.get_python_origin(),
                 )
                 return self._drive(instance, dagster_run, recon)
@@ -210,6 +198,14 @@ class AttachedRun(RunPath):
 
     def _choices_to_clean(self) -> list[ExecutorChoice]:
         return [self._config.executor]
+
+    def _driver_tags(self, instance: DagsterInstance) -> dict[str, str]:
+        """In an instance that outlives this process, this process executes the run: its runs
+        are tagged with it, and runs of dead drivers left unfinished are marked failed first."""
+        if instance.is_ephemeral or self._config.runner.instance == "ephemeral":
+            return {}
+        leftovers.fail_orphaned_runs(instance)
+        return leftovers.driver_tags()
 
     def _drive(
         self, instance: DagsterInstance, dagster_run: DagsterRun, recon: ReconstructableJob

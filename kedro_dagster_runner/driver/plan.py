@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from kedro_dagster_runner import _compat
+from kedro_dagster_runner import _compat, leftovers
+from kedro_dagster_runner.deploy.instance import instance_env_names
 from kedro_dagster_runner.driver.tags import run_tags
 from kedro_dagster_runner.errors import DagsterRunnerError, UnpicklableDataError
 from kedro_dagster_runner.executors import NodesRun, kind_named
@@ -58,6 +59,7 @@ class RunPlan:
             apart from the spec).
         shipped: True when nodes run in other processes but there is no project to rebuild
             (plain Python): the nodes and the catalog are pickled into the store.
+        outlives_driver: A detached run: its store may be read after ``kedro run`` ends.
     """
 
     spec: RunSpec
@@ -66,6 +68,7 @@ class RunPlan:
     in_driver: bool
     inputs: RunInputs
     shipped: bool = False
+    outlives_driver: bool = False
 
     def publish(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
         """Write the spec to the store and, for nodes in other processes, what workers read
@@ -74,6 +77,9 @@ class RunPlan:
         self.store.write_spec(self.spec.to_json())
         if self.in_driver:
             return
+        local_root = self.store.local_root if isinstance(self.store, DirectoryStore) else None
+        if local_root is not None and not self.outlives_driver:
+            leftovers.claim(local_root)  # removed by a later run if this process dies
         self.store.write_private(RUN_INPUTS_KEY, self.inputs)
         if self.shipped:  # workers get these objects: Kedro's ParallelRunner checks first
             _compat.check_parallel_nodes(pipeline.nodes)
@@ -186,6 +192,7 @@ def plan_run(
             root = str(detached_handoff_root())
         if root is None:
             root = temporary_root = tempfile.mkdtemp(prefix="kedro-dagster-handoff-")
+            leftovers.claim(temporary_root)  # removed by a later run if this process dies
         store = DirectoryStore(f"{root}/{run_id}-{uuid.uuid4().hex[:8]}")
         handoff_datasets = sorted(
             name for name in pipeline.datasets() if needs_handoff(name, catalog)
@@ -196,7 +203,15 @@ def plan_run(
         if driver is not None
         else RunInputs()
     )
-    return RunPlan(spec, store, temporary_root, in_driver, inputs, shipped)
+    return RunPlan(spec, store, temporary_root, in_driver, inputs, shipped, config.runner.detached)
+
+
+def local_handoff_roots(handoff: str | None) -> list[str]:
+    """``runner.handoff`` when it is a local folder (where run stores of dead drivers are
+    swept, see :func:`~kedro_dagster_runner.driver.leftovers.sweep`), else nothing."""
+    if not handoff or ("://" in handoff and not handoff.startswith("file://")):
+        return []
+    return [handoff.removeprefix("file://")]
 
 
 def _project_spec(driver: DriverContext) -> ProjectSpec:
@@ -262,4 +277,5 @@ def _spec(
         mlflow_run_id=mlflow_run_id if run_cleans_up or not unfollowed else None,
         mlflow_tracking_uri=mlflow_tracking_uri,
         on_failure=config.runner.on_failure,
+        private_env_names=instance_env_names(config.runner.instance),
     )

@@ -4,11 +4,17 @@ The orchestrator sends one ``kedro_dagster_runner.run_node`` task per node and p
 backend every ``poll_interval`` seconds (dagster-celery polls once per second, which is what made
 it cost ~3.4 s per step here). Workers (``kedro dagster-runner celery-worker``, see
 :mod:`kedro_dagster_runner.executors.celery_app`) rebuild the Kedro context once per process.
+
+Faults: when no outcome arrived for :data:`LIVENESS_INTERVAL` seconds the orchestrator pings the
+workers; a node whose worker (or, for a queued node, every worker) stays silent for
+``lost_worker_timeout`` seconds fails as lost, with a warning naming the node and the broker at
+the first silence. An interrupted or crashed run revokes its tasks, terminating running ones.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from pathlib import Path
@@ -32,7 +38,13 @@ if TYPE_CHECKING:
 
     from kedro_dagster_runner.workers.outcome import StepOutcome
 
+_LOGGER = logging.getLogger(__name__)
 UNLIMITED = 10_000
+LIVENESS_INTERVAL = 5.0
+"""Seconds without any outcome after which the orchestrator pings the Celery workers."""
+_PING_TIMEOUT = 1.0
+DEFAULT_VISIBILITY_TIMEOUT = 3600.0
+"""Celery's default for Redis: an unacknowledged task is delivered again after an hour."""
 _BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
 _BACKEND_SCHEMES = ("redis://", "rediss://", "rpc://", "db+")
 
@@ -48,6 +60,16 @@ class CeleryOptions(ConcurrentOptions):
     )
     poll_interval: PositiveNumber = 0.02
     worker_check_timeout: PositiveNumber = 2.0
+    lost_worker_timeout: PositiveNumber = Field(
+        default=60.0,
+        description="Seconds the worker running a node (for a queued node: every worker) may "
+        "leave pings unanswered before the node fails as lost.",
+    )
+    visibility_timeout: PositiveNumber = Field(
+        default=DEFAULT_VISIBILITY_TIMEOUT,
+        description="Redis: seconds before an unacknowledged task is delivered again (set it "
+        "above the longest node; a redelivered node is never run twice).",
+    )
 
     @field_validator("broker", "backend")
     @classmethod
@@ -78,6 +100,8 @@ class CeleryLauncher(NodeLauncher):
         self._options = options
         self._app: Celery | None = None
         self._results: dict[str, AsyncResult] = {}
+        self._last_heard = time.monotonic()
+        self._silent_since: dict[str, float] = {}
 
     def _queue(self, op_name: str) -> str:
         tags = self._spec.node_by_op[op_name].tags
@@ -87,7 +111,9 @@ class CeleryLauncher(NodeLauncher):
         from kedro_dagster_runner.executors.celery_app import make_app
 
         options = self._options
-        self._app = make_app(options.broker, options.backend, options.default_queue)
+        self._app = make_app(
+            options.broker, options.backend, options.default_queue, options.visibility_timeout
+        )
         self._check_broker(self._app)
         self._check_workers(self._app)
         return self
@@ -124,9 +150,12 @@ class CeleryLauncher(NodeLauncher):
                 f"--queues {','.join(missing)}"
             )
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # Interrupted or crashed: running nodes are terminated too (their run has ended).
+        terminate = exc_type is not None
         for result in self._results.values():
-            result.revoke()
+            with contextlib.suppress(Exception):  # a broker gone meanwhile
+                result.revoke(terminate=terminate, signal="SIGTERM")
         self._results.clear()
         app, self._app = self._app, None
         if app is not None:
@@ -149,11 +178,55 @@ class CeleryLauncher(NodeLauncher):
         while self._results:
             ready = [op for op, result in self._results.items() if result.ready()]
             if ready:
+                self._last_heard = time.monotonic()
                 return [self._collect(op) for op in ready]
+            if time.monotonic() - self._last_heard >= LIVENESS_INTERVAL:
+                lost = self._check_liveness()
+                if lost:
+                    return lost
             if time.monotonic() >= deadline:
                 break
             time.sleep(self._options.poll_interval)
         return []
+
+    def _check_liveness(self) -> list[StepOutcome]:
+        """Ping the workers; fail the nodes whose worker stayed silent for the timeout."""
+        if self._app is None:
+            return []
+        replies = self._app.control.ping(timeout=_PING_TIMEOUT) or []
+        alive = {hostname for reply in replies for hostname in reply}
+        now = self._last_heard = time.monotonic()
+        lost = []
+        for op_name, result in list(self._results.items()):
+            worker = _worker_of(result)
+            if (worker in alive) if worker else bool(alive):
+                self._silent_since.pop(op_name, None)
+                continue
+            first = self._silent_since.setdefault(op_name, now)
+            silent = (
+                f"Celery worker {worker}, running step '{op_name}', does not answer"
+                if worker
+                else f"No Celery worker answers (step '{op_name}' is queued)"
+            )
+            broker = mask_url(self._options.broker)
+            timeout = self._options.lost_worker_timeout
+            if first == now:
+                _LOGGER.warning(
+                    "%s on broker %s; the step fails as lost if that lasts %s s (the celery "
+                    "executor's lost_worker_timeout).",
+                    silent, broker, timeout,
+                )  # fmt: skip
+            elif now - first >= timeout:
+                del self._results[op_name]
+                with contextlib.suppress(Exception):
+                    result.revoke()
+                lost.append(self.worker_lost(op_name, (
+                    f"{silent} on broker {broker}: no answer for {now - first:.0f} s "
+                    f"(lost_worker_timeout: {timeout} s). With late acknowledgement the broker "
+                    "may deliver the task again (Redis after visibility_timeout); a second "
+                    "delivery never runs the node twice."
+                )))  # fmt: skip
+        return lost
 
     def _collect(self, op_name: str) -> StepOutcome:
         from kedro_dagster_runner.workers.outcome import StepOutcome
@@ -172,6 +245,14 @@ class CeleryLauncher(NodeLauncher):
                 "(a worker running another version of kedro-dagster-runner?)",
             )
         return StepOutcome.from_json_dict(payload)
+
+
+def _worker_of(result: AsyncResult) -> str | None:
+    """The hostname of the worker running ``result``'s task, once it has started."""
+    with contextlib.suppress(Exception):  # a backend hiccup: treated as not started
+        if result.state == "STARTED" and isinstance(result.info, dict):
+            return result.info.get("hostname")
+    return None
 
 
 def _celery_options(env: str | None, executor_name: str | None) -> tuple[str, CeleryOptions]:
@@ -217,7 +298,9 @@ def _worker_command() -> click.Command:
         os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
         name, options = _celery_options(env, executor_name)
         consumed = queues or ",".join(options.all_queues())
-        application = make_app(options.broker, options.backend, options.default_queue)
+        application = make_app(
+            options.broker, options.backend, options.default_queue, options.visibility_timeout
+        )
         click.echo(
             f"Celery worker for executor '{name}' on {mask_url(options.broker)}, queues {consumed}"
         )

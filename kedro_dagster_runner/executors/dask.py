@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
+from kedro_dagster_runner.environment import withheld
+from kedro_dagster_runner.errors import DuplicateStepError
 from kedro_dagster_runner.executors.base import Extra, NodesRun
 from kedro_dagster_runner.executors.launcher import FutureLauncher, NodeLauncher
 from kedro_dagster_runner.executors.options import (
@@ -24,6 +26,7 @@ from kedro_dagster_runner.executors.options import (
 )
 from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
 from kedro_dagster_runner.spec import RunSpec
+from kedro_dagster_runner.workers.outcome import StepOutcome
 from kedro_dagster_runner.workers.step import run_published_step
 
 if TYPE_CHECKING:
@@ -49,6 +52,22 @@ class DaskOptions(ConcurrentOptions):
     connect_timeout: PositiveNumber = 30.0
 
 
+def run_on_dask_worker(store_uri: str, op_name: str) -> StepOutcome:
+    """The dask task of one node: :func:`run_published_step`, its lease naming this worker.
+
+    dask re-runs a task whose worker was lost; the lease turns that into a
+    :class:`~kedro_dagster_runner.errors.DuplicateStepError` naming the lost worker instead of
+    running the node a second time.
+    """
+    from distributed import get_worker
+
+    try:
+        worker = f"dask worker {get_worker().address}"
+    except ValueError:  # not in a worker (a synchronous scheduler)
+        worker = "dask task"
+    return run_published_step(store_uri, op_name, worker=worker)
+
+
 class DaskLauncher(FutureLauncher):
     """Submits one dask task per node."""
 
@@ -68,14 +87,15 @@ class DaskLauncher(FutureLauncher):
         if self._options.address:
             self._client = Client(self._options.address, timeout=self._options.connect_timeout)
         else:
-            self._cluster = LocalCluster(
-                n_workers=self._options.n_workers,
-                threads_per_worker=self._options.threads_per_worker,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=logging.WARNING,
-            )
+            with withheld(self._spec.private_env_names):  # its workers never open the instance
+                self._cluster = LocalCluster(
+                    n_workers=self._options.n_workers,
+                    threads_per_worker=self._options.threads_per_worker,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.WARNING,
+                )
             self._client = Client(self._cluster)
         return self
 
@@ -92,7 +112,7 @@ class DaskLauncher(FutureLauncher):
         if self._client is None:
             raise RuntimeError("DaskLauncher.launch called outside its with block")
         return self._client.submit(
-            run_published_step,
+            run_on_dask_worker,
             self._spec.handoff_uri,
             op_name,
             key=f"kedro-{op_name}-{uuid.uuid4().hex[:8]}",
@@ -108,6 +128,12 @@ class DaskLauncher(FutureLauncher):
             return set()
 
     def _lost(self, op_name: str, error: Exception) -> str:
+        if isinstance(error, DuplicateStepError):
+            return (
+                f"dask re-ran step '{op_name}' after losing a worker: {error} The step fails "
+                "instead (dask re-runs the tasks of a lost worker; this package never runs a "
+                "node twice)."
+            )
         return f"dask could not run step '{op_name}': {error!r}"  # e.g. KilledWorker
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.util
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -16,7 +17,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from kedro_dagster_runner import _compat
+from kedro_dagster_runner import _compat, leftovers
+from kedro_dagster_runner.environment import withheld
 from kedro_dagster_runner.executors.base import NodesRun
 from kedro_dagster_runner.executors.launcher import FutureLauncher, NodeLauncher
 from kedro_dagster_runner.executors.options import (
@@ -27,6 +29,7 @@ from kedro_dagster_runner.executors.options import (
 )
 from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
 from kedro_dagster_runner.spec import RunSpec
+from kedro_dagster_runner.workers.driver_watch import exit_with_driver
 from kedro_dagster_runner.workers.outcome import StepOutcome
 from kedro_dagster_runner.workers.runtime import runtime_for, spec_at
 from kedro_dagster_runner.workers.step import run_published_step
@@ -53,15 +56,20 @@ class MultiprocessOptions(ConcurrentOptions):
     _selector = model_validator(mode="before")(lambda cls, v: unpack_start_method(v))
 
 
-def _init_pool_worker(store_uri: str, environment: dict[str, str]) -> None:
-    """Pool initializer: take the driver's environment, read the run spec and warm the Kedro
-    context before the first node.
+def _init_pool_worker(store_uri: str, environment: dict[str, str], driver_pid: int) -> None:
+    """Pool initializer: leave with the driver, take its environment, read the run spec and warm
+    the Kedro context before the first node.
+
+    A worker exits as soon as the driver process ends, even when the driver is killed and cannot
+    stop its pool (:func:`~kedro_dagster_runner.workers.driver_watch.exit_with_driver`).
 
     A forkserver (or spawn) child starts with the environment of the process that started the
     forkserver, which in a notebook or service may be an earlier run's; Kedro's ParallelRunner
     forks, so its workers see the driver's environment as it is when the run starts. Workers
-    here get that snapshot too.
+    here get that snapshot too, without the instance password and the run's secret variables
+    (workers never open the instance).
     """
+    exit_with_driver(driver_pid)
     os.environ.clear()
     os.environ.update(environment)
     os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
@@ -81,6 +89,8 @@ class PoolLauncher(FutureLauncher):
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> PoolLauncher:
+        # The pool's sockets and semaphores live in multiprocessing's per-process temp dir.
+        leftovers.claim(multiprocessing.util.get_temp_dir())
         context = multiprocessing.get_context(self._start_method)
         if self._start_method == "forkserver":
             context.set_forkserver_preload(list(self._preload))
@@ -88,9 +98,13 @@ class PoolLauncher(FutureLauncher):
             max_workers=self.max_concurrent,
             mp_context=context,
             initializer=_init_pool_worker,
-            initargs=(self._spec.handoff_uri, dict(os.environ)),
+            initargs=(self._spec.handoff_uri, self._worker_environment(), os.getpid()),
         )
         return self
+
+    def _worker_environment(self) -> dict[str, str]:
+        hidden = set(self._spec.private_env_names)
+        return {name: value for name, value in os.environ.items() if name not in hidden}
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         pool, self._pool = self._pool, None
@@ -104,7 +118,13 @@ class PoolLauncher(FutureLauncher):
     def _submit(self, op_name: str) -> Future[StepOutcome]:
         if self._pool is None:
             raise RuntimeError("PoolLauncher.launch called outside its with block")
-        return self._pool.submit(run_published_step, self._spec.handoff_uri, op_name)
+        # Worker processes (and the forkserver) start on submit, with the environment of the
+        # moment: never with the instance's password. A pool never delivers a node twice: no
+        # lease.
+        with withheld(self._spec.private_env_names):
+            return self._pool.submit(
+                run_published_step, self._spec.handoff_uri, op_name, None, False
+            )
 
     def _wait(self, futures: list[Future[StepOutcome]], timeout: float) -> set[Future[StepOutcome]]:
         return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED).done

@@ -28,6 +28,7 @@ from kedro_dagster_runner import _compat
 from kedro_dagster_runner.errors import ProjectError
 from kedro_dagster_runner.spec import ProjectSpec, RunSpec
 from kedro_dagster_runner.workers.handoff import HandoffDataset
+from kedro_dagster_runner.workers.run_end import guard_saves
 from kedro_dagster_runner.workers.store import live_store, open_store
 
 if TYPE_CHECKING:
@@ -133,6 +134,7 @@ def _rebuild(spec: RunSpec) -> NodeRuntime:
             original = runtime.catalog.get(name) if name in runtime.catalog else None
             handoff = HandoffDataset(store, name, original)
             _compat.replace_dataset(runtime.catalog, name, handoff)
+        guard_saves(runtime.hook_manager, store)
     return runtime
 
 

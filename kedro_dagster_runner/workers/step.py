@@ -8,22 +8,25 @@ raises for a node's error: the caller turns the outcome into Dagster events
 (:mod:`kedro_dagster_runner.workers.records`).
 
 :func:`run_published_step` is the entry of workers that get only the store's URI and an op name
-(pool processes, dask and Celery tasks).
+(pool processes, dask and Celery tasks). It refuses a node of a run that has ended, and a node
+delivered a second time (see the step leases of :mod:`~kedro_dagster_runner.workers.store`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 
+from kedro_dagster_runner.errors import DuplicateStepError, RunEndedError
 from kedro_dagster_runner.logging import capture
 from kedro_dagster_runner.mlflow_bridge import attached
 from kedro_dagster_runner.spec import RunSpec
 from kedro_dagster_runner.workers.dataset_metadata import node_asset_metadata
 from kedro_dagster_runner.workers.outcome import NodeFailure, StepOutcome
 from kedro_dagster_runner.workers.runtime import runtime_for, spec_at
-from kedro_dagster_runner.workers.store import open_store
+from kedro_dagster_runner.workers.store import RunStore, open_store
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
         try:
             runtime = runtime_for(spec)
             node = runtime.nodes[node_spec.name]
+            if not runtime.live and spec.handoff_uri:  # the context may have taken a while
+                open_store(spec.handoff_uri).refuse_if_ended(f"step '{op_name}'")
             # The driver's thread already has its MLflow run; other processes join it per node.
             mlflow_run_id = None if runtime.live else spec.mlflow_run_id
             with attached(mlflow_run_id, spec.mlflow_tracking_uri):
@@ -54,7 +59,10 @@ def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
             )
         except Exception as error:
             failure = NodeFailure.from_exception(op_name, error)
-            record_failure(spec, failure)
+            if isinstance(error, RunEndedError):  # nobody is left to read a record
+                _LOGGER.warning("%s", error)
+            else:
+                record_failure(spec, failure)
             elapsed = (time.perf_counter() - started) * 1000
             return StepOutcome(op_name, elapsed, failure, logs=list(logs))
     elapsed = (time.perf_counter() - started) * 1000
@@ -80,10 +88,65 @@ def record_failure(spec: RunSpec, failure: NodeFailure, replace: bool = True) ->
         )
 
 
-def run_published_step(store_uri: str, op_name: str) -> StepOutcome:
+def run_published_step(
+    store_uri: str, op_name: str, worker: str | None = None, lease: bool = True
+) -> StepOutcome:
     """Entry point of a worker process: run one node of the run published at ``store_uri``.
+
+    Before the node starts: a run that has ended refuses it (logged here, in the worker), and
+    with ``lease`` the node is claimed in the run's store. A node already claimed is not run a
+    second time: when its first delivery finished, this returns that outcome; otherwise the step
+    fails with :class:`~kedro_dagster_runner.errors.DuplicateStepError` naming the worker that
+    claimed it (``worker`` describes this one: a dask address, a Celery hostname); the caller
+    decides what a duplicate means (dask: the step fails as lost; Celery: the redelivered task
+    is dropped while the first one may still report). Executors that never deliver a node
+    twice (a process pool) pass ``lease=False``.
 
     The outcome is :meth:`~StepOutcome.portable` (it crosses back to the orchestrator).
     """
     os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
-    return run_step(spec_at(store_uri), op_name).portable()
+    started = time.perf_counter()
+    store = open_store(store_uri)
+    holder = f"{worker or 'worker'} (host {socket.gethostname()}, pid {os.getpid()})"
+    try:
+        earlier = store.claim_step(op_name, holder) if lease else None
+        if not lease:
+            store.refuse_if_ended(f"step '{op_name}'")
+    except RunEndedError as error:
+        _LOGGER.warning("%s", error)
+        return _refused(op_name, error, started)
+    if earlier is not None:
+        return _second_delivery(store, op_name, earlier)
+    outcome = run_step(spec_at(store_uri), op_name).portable()
+    if lease:
+        try:
+            store.record_outcome(outcome)
+        except RunEndedError as error:
+            _LOGGER.warning("%s", error)
+    return outcome
+
+
+def _refused(op_name: str, error: Exception, started: float) -> StepOutcome:
+    elapsed = (time.perf_counter() - started) * 1000
+    return StepOutcome(op_name, elapsed, NodeFailure.from_exception(op_name, error).portable())
+
+
+def _second_delivery(store: RunStore, op_name: str, earlier: str) -> StepOutcome:
+    """The first outcome of a node delivered again; :class:`DuplicateStepError` when its first
+    delivery never finished."""
+    finished = store.finished_outcome(op_name)
+    if finished is None:
+        error = DuplicateStepError(
+            f"Step '{op_name}' was delivered a second time while its first delivery, to "
+            f"{earlier}, has not finished (that worker was lost, or is still running it). The "
+            "node is not run twice."
+        )
+        _LOGGER.warning("%s", error)
+        raise error
+    _LOGGER.warning(
+        "Step '%s' was delivered again after %s ran it; not running it twice (its first "
+        "outcome stands).",
+        op_name,
+        earlier,
+    )
+    return finished

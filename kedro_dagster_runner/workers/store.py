@@ -9,7 +9,15 @@ Every run has one, addressed by the URI in ``RunSpec.handoff_uri``. It holds:
   process that ran the node (or by the orchestrator when that process was lost), read by the
   driver to raise the node's error;
 * **handoff data**: datasets that only live in memory (``MemoryDataset``, undeclared names)
-  but must cross processes, one cloudpickle file per dataset.
+  but must cross processes, one cloudpickle file per dataset;
+* **step leases** (:meth:`RunStore.claim_step`, :meth:`RunStore.record_outcome`): the first
+  worker to start a node claims it and stores its outcome when done, so a second delivery of the
+  same node (a redelivered Celery task, a dask task re-run after a lost worker) never runs it
+  twice;
+* **the end of the run** (:meth:`RunStore.ended`): :meth:`RunStore.remove` first marks the
+  store ended, then deletes it. Workers check it before running a node and before each save, and
+  nothing written afterwards recreates the store. A local store whose ``kedro run`` process
+  died (SIGKILL) counts as ended too.
 
 Two backends share the interface. :class:`DirectoryStore` is a run-scoped folder
 (``<handoff root>/<run id>-<random>/``, a local directory or any fsspec URI) for runs whose nodes
@@ -27,15 +35,17 @@ import pickle
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import cloudpickle
 from kedro.io import DatasetError
 
-from kedro_dagster_runner.errors import DagsterRunnerError, UnpicklableDataError
+from kedro_dagster_runner import leftovers
+from kedro_dagster_runner.errors import DagsterRunnerError, RunEndedError, UnpicklableDataError
 from kedro_dagster_runner.workers.exceptions import PackedException, pack, unpack
-from kedro_dagster_runner.workers.outcome import NodeFailure
+from kedro_dagster_runner.workers.outcome import NodeFailure, StepOutcome
 
 if TYPE_CHECKING:
     from kedro_dagster_runner.workers.runtime import NodeRuntime
@@ -101,8 +111,37 @@ class RunStore(ABC):
         """The value written under ``key`` by :meth:`write_private`, or ``None``."""
 
     @abstractmethod
+    def claim_step(self, op_name: str, holder: str) -> str | None:
+        """Claim the node of ``op_name`` for ``holder`` (a description of this worker).
+
+        Returns ``None`` when the claim is this caller's, else the holder of the earlier claim
+        (atomic on local folders; check-then-write on other filesystems).
+        """
+
+    @abstractmethod
+    def record_outcome(self, outcome: StepOutcome) -> None:
+        """Keep the portable outcome of a claimed node that finished (for a second delivery)."""
+
+    @abstractmethod
+    def finished_outcome(self, op_name: str) -> StepOutcome | None:
+        """The outcome recorded by :meth:`record_outcome`, if any."""
+
+    @abstractmethod
+    def ended(self) -> bool:
+        """True once the run has ended: the store was removed or is being removed."""
+
+    @abstractmethod
     def remove(self) -> None:
-        """Delete everything the run stored."""
+        """Mark the run ended, then delete everything it stored."""
+
+    def refuse_if_ended(self, what: str) -> None:
+        """Raise :class:`RunEndedError` for ``what`` (a node, a save) when the run has ended."""
+        if self.ended():
+            raise RunEndedError(
+                f"Refusing {what}: its run has ended (run store {self.uri} is gone, being "
+                "removed, or its kedro run process died); the kedro run that sent it finished, "
+                "was interrupted or died."
+            )
 
 
 # In the driver's memory -----------------------------------------------------------------------
@@ -120,6 +159,8 @@ class LiveStore(RunStore):
         self._failures: dict[str, NodeFailure] = {}
         self._data: dict[str, Any] = {}
         self._private: dict[str, object] = {}
+        self._claims: dict[str, str] = {}
+        self._outcomes: dict[str, StepOutcome] = {}
 
     def write_spec(self, spec_json: str) -> None:
         self._spec = spec_json
@@ -156,6 +197,21 @@ class LiveStore(RunStore):
     def read_private(self, key: str) -> object | None:
         return self._private.get(key)
 
+    def claim_step(self, op_name: str, holder: str) -> str | None:
+        if op_name in self._claims:
+            return self._claims[op_name]
+        self._claims[op_name] = holder
+        return None
+
+    def record_outcome(self, outcome: StepOutcome) -> None:
+        self._outcomes[outcome.op_name] = outcome.portable()
+
+    def finished_outcome(self, op_name: str) -> StepOutcome | None:
+        return self._outcomes.get(op_name)
+
+    def ended(self) -> bool:
+        return _LIVE_STORES.get(self.uri) is not self
+
     def remove(self) -> None:
         _LIVE_STORES.pop(self.uri, None)
         self._data.clear()
@@ -172,7 +228,9 @@ def create_live_store(run_id: str, runtime: NodeRuntime) -> LiveStore:
 
 _ERRORS_DIR = "_errors"
 _PRIVATE_DIR = "_private"
+_STEPS_DIR = "_steps"
 _SPEC_FILE = "_spec.json"
+_ENDED_FILE = "_ended"
 _OWNER_ONLY = 0o600
 
 
@@ -197,14 +255,22 @@ class DirectoryStore(RunStore):
         protocols = self._fs.protocol
         self._local = "file" in (protocols if isinstance(protocols, tuple) else (protocols,))
 
+    @property
+    def local_root(self) -> str | None:
+        """The store's folder when it is on the local filesystem."""
+        return self._root if self._local else None
+
     def _path(self, name: str, folder: str | None = None) -> str:
         filename = quote(name, safe="") + ".pkl"
         parts = [self._root, folder, filename] if folder else [self._root, filename]
         return "/".join(parts)
 
     def _write(self, path: str, data: Any) -> None:
+        """Write ``data`` at ``path`` atomically; never into (or re-creating) an ended store."""
+        self.refuse_if_ended(f"to write {path.rsplit('/', 1)[-1]}")
         parent = path.rsplit("/", 1)[0]
-        self._fs.makedirs(parent, exist_ok=True)
+        if parent != self._root:
+            self._fs.makedirs(parent, exist_ok=True)
         temporary = f"{path}.{uuid.uuid4().hex}.tmp"
         try:
             with self._fs.open(temporary, "wb") as stream:
@@ -286,9 +352,58 @@ class DirectoryStore(RunStore):
         packed = stored.packed_exception
         return replace(stored.record, exception=unpack(packed) if packed is not None else None)
 
+    def claim_step(self, op_name: str, holder: str) -> str | None:
+        self.refuse_if_ended(f"step '{op_name}'")
+        folder = f"{self._root}/{_STEPS_DIR}"
+        self._fs.makedirs(folder, exist_ok=True)
+        path = f"{folder}/{quote(op_name, safe='')}.claim"
+        if self._local:
+            try:
+                descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _OWNER_ONLY)
+            except FileExistsError:
+                return self._read_claim(path)
+            with os.fdopen(descriptor, "w") as stream:
+                stream.write(holder)
+            return None
+        if self._fs.exists(path):
+            return self._read_claim(path)
+        self._fs.pipe_file(path, holder.encode())
+        return None
+
+    def _read_claim(self, path: str) -> str:
+        with self._fs.open(path, "r") as stream:
+            return stream.read() or "a worker that was still writing its claim"
+
+    def record_outcome(self, outcome: StepOutcome) -> None:
+        self._write(self._path(outcome.op_name, _STEPS_DIR), outcome.portable())
+
+    def finished_outcome(self, op_name: str) -> StepOutcome | None:
+        try:
+            return self._read(self._path(op_name, _STEPS_DIR))
+        except FileNotFoundError:
+            return None
+
+    def ended(self) -> bool:
+        """Removed, being removed, or (a local store) its driver process died: a ``kedro run``
+        killed with SIGKILL leaves its store until the next run sweeps it."""
+        if not self._fs.exists(self._root) or self._fs.exists(f"{self._root}/{_ENDED_FILE}"):
+            return True
+        return self._local and leftovers.owner_dead(Path(self._root))
+
     def remove(self) -> None:
-        if self._fs.exists(self._root):
-            self._fs.rm(self._root, recursive=True)
+        if not self._fs.exists(self._root):
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self._fs.pipe_file(f"{self._root}/{_ENDED_FILE}", b"")
+        for attempt in range(3):  # a late worker may still be finishing a write
+            try:
+                self._fs.rm(self._root, recursive=True)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                if attempt == 2:
+                    raise
 
 
 def live_store(uri: str) -> LiveStore | None:

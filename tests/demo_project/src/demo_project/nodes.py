@@ -56,6 +56,20 @@ def wait_for_release(values: list[int]) -> int:
     return len(values)
 
 
+def hold(values: list[int], release: str) -> int:
+    """Blocks until the file ``release`` exists (at most 2 minutes): a node still running when
+    its run is interrupted or its worker killed (``--params release=<path>``)."""
+    import time
+    from pathlib import Path
+
+    deadline = time.monotonic() + 120
+    while not Path(release).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{release} never appeared")
+        time.sleep(0.1)
+    return len(values)
+
+
 def die(values: list[int]) -> list[int]:
     """Kill the process running the node, as the OOM killer would."""
     import os

@@ -61,6 +61,12 @@ def register_pipelines() -> dict[str, Pipeline]:
     )
     lock_input = Pipeline([node(n.use_lock, "lock_input", "used", name="use_lock_input")])
     waiting = Pipeline([node(n.wait_for_release, "numbers", "released", name="wait_for_release")])
+    held = Pipeline(
+        [
+            node(n.hold, ["numbers", "params:release"], f"held_{name}", name=f"hold_{name}")
+            for name in ("a", "b", "c")
+        ]
+    )
     typed = Pipeline([node(n.use_rate, ["numbers", "params:rate"], "rated", name="use_rate")])
     return {
         "__default__": main,
@@ -71,5 +77,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         "waiting": waiting,
         "dying": dying,
         "typed": typed,
+        "held": held,
         "main": main,
     }

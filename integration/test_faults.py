@@ -1,0 +1,180 @@
+"""Faults provoked for real on remote executors: Ctrl-C of `kedro run`, a killed Celery worker, a
+killed dask worker. A node of a run that has ended never starts and never writes; a node is
+never run twice; a lost worker fails its node with a message naming it.
+
+Each test uses the demo project's `held` pipeline: three nodes that block until a release file
+exists, then write `data/out/held_<x>.json`. Processes are the test's own (its workers, its
+driver); files are under its tmp_path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Background, start_celery_worker, write_dagster_yml
+from kedro_projects import RUNNER, KedroRunner
+
+HELD = ("hold_a", "hold_b", "hold_c")
+
+
+def _calls(hook_log: Path, hook: str) -> list[dict]:
+    if not hook_log.exists():
+        return []
+    lines = hook_log.read_text().splitlines()
+    return [call for call in map(json.loads, filter(None, lines)) if call["hook"] == hook]
+
+
+def _wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def _start_run(project: Path, executor: str, release: Path, env: dict[str, str], log: Path):
+    return subprocess.Popen(
+        [sys.executable, "-m", "kedro", "run", "--runner", RUNNER,
+         "--runner-params", f"executor={executor}", "--pipelines", "held",
+         "--params", f"release={release}"],
+        cwd=project, env={**env, "COLUMNS": "250"}, stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def _written(project: Path) -> list[str]:
+    return sorted(path.name for path in (project / "data" / "out").glob("held_*.json"))
+
+
+def _celery_entry(redis_url: str, queue: str, **options: object) -> dict:
+    return {
+        "celery": {
+            "broker": f"{redis_url}/0",
+            "backend": f"{redis_url}/1",
+            "default_queue": queue,
+            **options,
+        }
+    }
+
+
+@pytest.mark.parametrize("backend", ["dask_scheduler", "celery_redis"])
+def test_ctrl_c_stops_remote_nodes_and_nothing_is_written_after(
+    backend: str,
+    request: pytest.FixtureRequest,
+    demo: tuple[Path, KedroRunner],
+    worker_env: dict[str, str],
+    queue_name: str,
+    tmp_path: Path,
+) -> None:
+    project, _ = demo
+    hook_log, release = Path(worker_env["DEMO_HOOK_LOG"]), tmp_path / "release"
+    workers: list[Background] = []
+    if backend == "dask_scheduler":
+        entry = {"dask": {"address": request.getfixturevalue("dask_scheduler")}}
+    else:
+        entry = _celery_entry(request.getfixturevalue("redis_url"), queue_name)
+    write_dagster_yml(project, {"serial": {"in_process": {}}, backend: entry})
+    if backend.startswith("celery"):
+        workers.append(start_celery_worker(project, backend, worker_env, tmp_path / "w.log"))
+    try:
+        driver = _start_run(project, backend, release, worker_env, tmp_path / "run.log")
+        _wait_for(lambda: len(_calls(hook_log, "before_node_run")) == 2, 120, "2 nodes running")
+
+        driver.send_signal(signal.SIGINT)
+        assert driver.wait(timeout=60) != 0
+        ended = len(hook_log.read_text().splitlines())
+        release.touch()  # the running nodes could now return and save their outputs
+
+        if backend == "dask_scheduler":  # running dask tasks cannot be stopped: they return,
+            # and the workers refuse their outputs
+            workers_log = tmp_path / "workers.log"
+            _wait_for(
+                lambda: workers_log.read_text().count("Refusing the outputs of node") == 2,
+                60,
+                "the outputs of both running nodes to be refused",
+            )
+        else:  # Celery terminates the running tasks it revokes
+            time.sleep(5)  # the time a node left running would need to save
+        late = [json.loads(line) for line in hook_log.read_text().splitlines()[ended:]]
+        assert [c for c in late if c["hook"] in ("after_node_run", "before_node_run")] == []
+        assert _written(project) == []
+        started = sorted(call["node"] for call in _calls(hook_log, "before_node_run"))
+        assert len(started) == 2 and set(started) < set(HELD)  # the third never started
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def test_a_killed_celery_worker_fails_its_nodes_and_a_later_worker_refuses_them(
+    redis_url: str,
+    demo: tuple[Path, KedroRunner],
+    worker_env: dict[str, str],
+    queue_name: str,
+    tmp_path: Path,
+) -> None:
+    project, _ = demo
+    hook_log, release = Path(worker_env["DEMO_HOOK_LOG"]), tmp_path / "release"
+    entry = _celery_entry(redis_url, queue_name, lost_worker_timeout=3, visibility_timeout=5)
+    write_dagster_yml(project, {"serial": {"in_process": {}}, "celery_redis": entry})
+    first = start_celery_worker(project, "celery_redis", worker_env, tmp_path / "first.log")
+    later = None
+    try:
+        driver = _start_run(project, "celery_redis", release, worker_env, tmp_path / "run.log")
+        _wait_for(lambda: len(_calls(hook_log, "before_node_run")) == 2, 120, "2 nodes running")
+
+        os.killpg(first.process.pid, signal.SIGKILL)  # the whole worker, as the OOM killer would
+        assert driver.wait(timeout=120) != 0
+        output = " ".join((tmp_path / "run.log").read_text().split())
+        running = {call["node"] for call in _calls(hook_log, "before_node_run")}
+        silent = [f"Celery worker celery@{os.uname().nodename}, running step '{node}', does not "
+                  "answer on broker redis://127.0.0.1:6379/0" for node in running]  # fmt: skip
+        assert all(f"{text}; the step fails as lost" in output for text in silent), output
+        assert any(f"WorkerLostError: {text}: no answer for" in output for text in silent)
+
+        # Redis delivers the unacknowledged tasks again after visibility_timeout (5 s); the
+        # queued third one is still there: a new worker gets them and refuses each.
+        release.touch()
+        later = start_celery_worker(project, "celery_redis", worker_env, tmp_path / "later.log")
+        _wait_for(lambda: later.output().count("its run has ended") >= 3, 90, "3 refusals")
+        assert "Refusing step 'hold_" in later.output()
+        assert len(_calls(hook_log, "before_node_run")) == 2  # nothing ran again
+        assert _written(project) == []
+    finally:
+        first.stop()
+        if later is not None:
+            later.stop()
+
+
+def test_a_killed_dask_worker_fails_its_node_instead_of_running_it_again(
+    dask_scheduler: str,
+    demo: tuple[Path, KedroRunner],
+    worker_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    project, _ = demo
+    hook_log, release = Path(worker_env["DEMO_HOOK_LOG"]), tmp_path / "release"
+    entry = {"dask": {"address": dask_scheduler}}
+    write_dagster_yml(project, {"serial": {"in_process": {}}, "dask_scheduler": entry})
+
+    driver = _start_run(project, "dask_scheduler", release, worker_env, tmp_path / "run.log")
+    _wait_for(lambda: len(_calls(hook_log, "before_node_run")) == 2, 120, "2 nodes running")
+    victim = _calls(hook_log, "before_node_run")[0]
+    os.kill(victim["pid"], signal.SIGKILL)  # its nanny starts a new worker; dask re-runs the task
+    _wait_for(lambda: "delivered a second time" in (tmp_path / "workers.log").read_text(), 60,
+              "the re-run task to be refused")  # fmt: skip
+    release.touch()
+
+    assert driver.wait(timeout=120) != 0
+    output = " ".join((tmp_path / "run.log").read_text().split())
+    assert f"dask re-ran step '{victim['node']}' after losing a worker" in output, output
+    assert "dask worker tcp://127.0.0.1:" in output  # the lost worker, named
+    runs_of_victim = [c for c in _calls(hook_log, "before_node_run") if c["node"] == victim["node"]]
+    assert len(runs_of_victim) == 1
+    assert f"held_{victim['node'][-1]}.json" not in _written(project)
