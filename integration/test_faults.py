@@ -178,3 +178,36 @@ def test_a_killed_dask_worker_fails_its_node_instead_of_running_it_again(
     runs_of_victim = [c for c in _calls(hook_log, "before_node_run") if c["node"] == victim["node"]]
     assert len(runs_of_victim) == 1
     assert f"held_{victim['node'][-1]}.json" not in _written(project)
+
+
+def test_a_task_redelivered_while_its_node_runs_does_not_run_it_twice(
+    redis_url: str,
+    demo: tuple[Path, KedroRunner],
+    worker_env: dict[str, str],
+    queue_name: str,
+    tmp_path: Path,
+) -> None:
+    """Acks-late on Redis: a node running longer than visibility_timeout has its task delivered
+    again while it runs; the step lease drops the duplicate and the run goes on."""
+    project, _ = demo
+    hook_log, release = Path(worker_env["DEMO_HOOK_LOG"]), tmp_path / "release"
+    entry = _celery_entry(redis_url, queue_name, visibility_timeout=1)
+    write_dagster_yml(project, {"serial": {"in_process": {}}, "celery_redis": entry})
+    worker = start_celery_worker(project, "celery_redis", worker_env, tmp_path / "w.log")
+    try:
+        driver = _start_run(project, "celery_redis", release, worker_env, tmp_path / "run.log")
+        _wait_for(lambda: len(_calls(hook_log, "before_node_run")) == 2, 120, "2 nodes running")
+        # kombu restores unacknowledged Redis messages past their visibility timeout at most
+        # every 10 s; the duplicates wait for a free slot or find the node still running
+        time.sleep(12)
+        release.touch()
+
+        assert driver.wait(timeout=120) == 0, (tmp_path / "run.log").read_text()
+        started = sorted(call["node"] for call in _calls(hook_log, "before_node_run"))
+        assert started == list(HELD)  # each node ran once
+        assert _written(project) == [f"held_{name[-1]}.json" for name in HELD]
+        assert "delivered a second time" in worker.output() or "delivered again" in (
+            worker.output()
+        )
+    finally:
+        worker.stop()
