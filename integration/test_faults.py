@@ -211,3 +211,100 @@ def test_a_task_redelivered_while_its_node_runs_does_not_run_it_twice(
         )
     finally:
         worker.stop()
+
+
+def test_a_lost_redis_ends_the_run_naming_it_and_nothing_is_written_after(
+    demo: tuple[Path, KedroRunner],
+    worker_env: dict[str, str],
+    queue_name: str,
+    tmp_path: Path,
+) -> None:
+    """Broker and result backend on a Redis of the test's own, killed in the middle of a run."""
+    from conftest import free_port, wait_for_port
+
+    project, _ = demo
+    hook_log, release = Path(worker_env["DEMO_HOOK_LOG"]), tmp_path / "release"
+    port = free_port()
+    redis = Background(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"],
+        tmp_path, worker_env, tmp_path / "redis.log",
+    )  # fmt: skip
+    worker = None
+    try:
+        wait_for_port(port, 30)
+        entry = _celery_entry(f"redis://127.0.0.1:{port}", queue_name, lost_worker_timeout=5)
+        write_dagster_yml(project, {"serial": {"in_process": {}}, "own_redis": entry})
+        worker = start_celery_worker(project, "own_redis", worker_env, tmp_path / "w.log")
+        driver = _start_run(project, "own_redis", release, worker_env, tmp_path / "run.log")
+        _wait_for(lambda: len(_calls(hook_log, "before_node_run")) == 2, 120, "2 nodes running")
+
+        os.killpg(redis.process.pid, signal.SIGKILL)
+
+        assert driver.wait(timeout=120) != 0
+        output = " ".join((tmp_path / "run.log").read_text().split())
+        assert f"Lost the Celery result backend at 127.0.0.1:{port}" in output or (
+            f"Lost the Celery broker at 127.0.0.1:{port}" in output
+        ), output
+        release.touch()  # the nodes still running on the worker return now
+        _wait_for(
+            lambda: worker.output().count("Refusing the outputs of node") == 2,
+            60,
+            "the outputs of both running nodes to be refused",
+        )
+        assert _written(project) == []
+    finally:
+        if worker is not None:  # without its broker a Celery worker does not stop on SIGTERM
+            if worker.process.poll() is None:
+                os.killpg(worker.process.pid, signal.SIGKILL)
+            worker.stop()
+        redis.stop()
+
+
+def test_a_lost_dask_scheduler_ends_the_run_naming_it_and_nothing_is_written_after(
+    demo: tuple[Path, KedroRunner], worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A scheduler of the test's own, killed in the middle of a run."""
+    import shutil
+
+    from conftest import free_port, wait_for_port
+
+    project, _ = demo
+    hook_log, release = Path(worker_env["DEMO_HOOK_LOG"]), tmp_path / "release"
+    port, dask = free_port(), shutil.which("dask") or "dask"
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = Background(
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+         "--dashboard-address", ":0"],
+        tmp_path, worker_env, tmp_path / "scheduler.log",
+    )  # fmt: skip
+    workers = None
+    try:
+        wait_for_port(port, 60)
+        workers = Background(
+            [dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--host",
+             "127.0.0.1", "--no-dashboard", "--death-timeout", "120"],
+            tmp_path, worker_env, tmp_path / "workers.log",
+        )  # fmt: skip
+        write_dagster_yml(
+            project, {"serial": {"in_process": {}}, "own": {"dask": {"address": address}}}
+        )
+        driver = _start_run(project, "own", release, worker_env, tmp_path / "run.log")
+        _wait_for(lambda: len(_calls(hook_log, "before_node_run")) == 2, 120, "2 nodes running")
+
+        os.killpg(scheduler.process.pid, signal.SIGKILL)
+
+        assert driver.wait(timeout=120) != 0
+        output = " ".join((tmp_path / "run.log").read_text().split())
+        assert f"dask cancelled the run's tasks on {address}" in output, output
+        release.touch()  # the nodes still running on the workers return now
+        _wait_for(
+            lambda: workers.output().count("Refusing the outputs of node") == 2,
+            60,
+            "the outputs of both running nodes to be refused",
+        )
+        assert _written(project) == []
+    finally:
+        if workers is not None:
+            workers.stop()
+        scheduler.stop()

@@ -102,6 +102,7 @@ class CeleryLauncher(NodeLauncher):
         self._results: dict[str, AsyncResult] = {}
         self._last_heard = time.monotonic()
         self._silent_since: dict[str, float] = {}
+        self._broker_lost_since: float | None = None
 
     def _queue(self, op_name: str) -> str:
         tags = self._spec.node_by_op[op_name].tags
@@ -120,19 +121,28 @@ class CeleryLauncher(NodeLauncher):
 
     def _check_broker(self, app: Celery) -> None:
         """Fail before any node runs, naming the broker, when it cannot be reached."""
-        broker = self._options.broker
+        problem = self._broker_problem(app)
+        if problem is not None:
+            raise DagsterRunnerError(
+                f"Cannot reach the Celery broker at {_where(self._options.broker)} "
+                f"({mask_url(self._options.broker)}, the celery executor's 'broker' option): "
+                f"{problem}. Start the broker or fix the option."
+            )
+
+    def _broker_problem(self, app: Celery) -> str | None:
+        """Why the broker cannot be reached now (one attempt, bounded), or ``None``.
+
+        Celery's own broker calls (control broadcasts, revokes) retry a lost connection for
+        ever, so the orchestrator checks first.
+        """
         try:
             with app.connection_for_write() as connection:
                 connection.ensure_connection(
                     max_retries=1, interval_start=0, timeout=self._options.worker_check_timeout
                 )
         except Exception as error:
-            address = urlsplit(broker)
-            where = f"{address.hostname or 'localhost'}:{address.port or 'default port'}"
-            raise DagsterRunnerError(
-                f"Cannot reach the Celery broker at {where} ({mask_url(broker)}, the celery "
-                f"executor's 'broker' option): {error}. Start the broker or fix the option."
-            ) from None
+            return str(error).rstrip(".") or type(error).__name__
+        return None
 
     def _check_workers(self, app: Celery) -> None:
         """Fail before any node runs when no worker consumes a queue this run needs."""
@@ -151,15 +161,16 @@ class CeleryLauncher(NodeLauncher):
             )
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        # Interrupted or crashed: running nodes are terminated too (their run has ended).
-        terminate = exc_type is not None
-        for result in self._results.values():
-            with contextlib.suppress(Exception):  # a broker gone meanwhile
-                result.revoke(terminate=terminate, signal="SIGTERM")
-        self._results.clear()
         app, self._app = self._app, None
-        if app is not None:
-            app.close()
+        if app is None:
+            return
+        task_ids = [result.id for result in self._results.values()]
+        self._results.clear()
+        if task_ids and self._broker_problem(app) is None:
+            # Interrupted or crashed: running nodes are terminated too (their run has ended).
+            with contextlib.suppress(Exception):  # the broker lost meanwhile
+                app.control.revoke(task_ids, terminate=exc_type is not None, signal="SIGTERM")
+        app.close()
 
     def _start(self, op_name: str) -> None:
         from kedro_dagster_runner.executors.celery_app import TASK_NAME
@@ -176,7 +187,7 @@ class CeleryLauncher(NodeLauncher):
     def finished(self, timeout: float) -> list[StepOutcome]:
         deadline = time.monotonic() + timeout
         while self._results:
-            ready = [op for op, result in self._results.items() if result.ready()]
+            ready = self._ready()
             if ready:
                 self._last_heard = time.monotonic()
                 return [self._collect(op) for op in ready]
@@ -189,9 +200,28 @@ class CeleryLauncher(NodeLauncher):
             time.sleep(self._options.poll_interval)
         return []
 
+    def _ready(self) -> list[str]:
+        """The op names whose task has a result; :class:`DagsterRunnerError` naming the result
+        backend when it cannot be read."""
+        try:
+            return [op for op, result in self._results.items() if result.ready()]
+        except Exception as error:
+            backend = self._options.backend
+            raise DagsterRunnerError(
+                f"Lost the Celery result backend at {_where(backend)} ({mask_url(backend)}, the "
+                f"celery executor's 'backend' option) during the run: {str(error).rstrip('.')}. "
+                "Nodes still running on workers have their outputs refused once the run has ended."
+            ) from None
+
     def _check_liveness(self) -> list[StepOutcome]:
-        """Ping the workers; fail the nodes whose worker stayed silent for the timeout."""
+        """Ping the workers; fail the nodes whose worker stayed silent for the timeout.
+
+        A broker that cannot be reached for ``lost_worker_timeout`` seconds ends the run with
+        :class:`DagsterRunnerError` naming it (a warning at the first failed check).
+        """
         if self._app is None:
+            return []
+        if not self._broker_answers(self._app):
             return []
         replies = self._app.control.ping(timeout=_PING_TIMEOUT) or []
         alive = {hostname for reply in replies for hostname in reply}
@@ -228,6 +258,29 @@ class CeleryLauncher(NodeLauncher):
                 )))  # fmt: skip
         return lost
 
+    def _broker_answers(self, app: Celery) -> bool:
+        problem = self._broker_problem(app)
+        now = self._last_heard = time.monotonic()
+        if problem is None:
+            self._broker_lost_since = None
+            return True
+        broker, timeout = self._options.broker, self._options.lost_worker_timeout
+        if self._broker_lost_since is None:
+            self._broker_lost_since = now
+            _LOGGER.warning(
+                "Cannot reach the Celery broker at %s (%s): %s; the run stops if that lasts %s s "
+                "(the celery executor's lost_worker_timeout).",
+                _where(broker), mask_url(broker), problem, timeout,
+            )  # fmt: skip
+        elif now - self._broker_lost_since >= timeout:
+            raise DagsterRunnerError(
+                f"Lost the Celery broker at {_where(broker)} ({mask_url(broker)}, the celery "
+                f"executor's 'broker' option) for {now - self._broker_lost_since:.0f} s during "
+                f"the run: {problem}. Nodes still running on workers have their outputs refused "
+                "once the run has ended."
+            )
+        return False
+
     def _collect(self, op_name: str) -> StepOutcome:
         from kedro_dagster_runner.workers.outcome import StepOutcome
 
@@ -245,6 +298,12 @@ class CeleryLauncher(NodeLauncher):
                 "(a worker running another version of kedro-dagster-runner?)",
             )
         return StepOutcome.from_json_dict(payload)
+
+
+def _where(url: str) -> str:
+    """``host:port`` of a broker or backend URL."""
+    address = urlsplit(url)
+    return f"{address.hostname or 'localhost'}:{address.port or 'default port'}"
 
 
 def _worker_of(result: AsyncResult) -> str | None:

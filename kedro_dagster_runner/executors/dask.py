@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import Field
 
 from kedro_dagster_runner.environment import withheld
-from kedro_dagster_runner.errors import DuplicateStepError
+from kedro_dagster_runner.errors import DagsterRunnerError, DuplicateStepError
 from kedro_dagster_runner.executors.base import Extra, NodesRun
 from kedro_dagster_runner.executors.launcher import FutureLauncher, NodeLauncher
 from kedro_dagster_runner.executors.options import (
@@ -121,11 +121,19 @@ class DaskLauncher(FutureLauncher):
 
     def _wait(self, futures: list[Future], timeout: float) -> set[Future]:
         from distributed import wait
+        from distributed.client import FuturesCancelledError
 
         try:
             return wait(futures, timeout=timeout, return_when="FIRST_COMPLETED").done
         except TimeoutError:
             return set()
+        except FuturesCancelledError as error:  # e.g. the scheduler was lost
+            where = self._options.address or "the run's local cluster"
+            raise DagsterRunnerError(
+                f"dask cancelled the run's tasks on {where} (the dask executor's 'address' "
+                f"option): {' '.join(str(error).split())} Nodes still running on workers have "
+                "their outputs refused once the run has ended."
+            ) from None
 
     def _lost(self, op_name: str, error: Exception) -> str:
         if isinstance(error, DuplicateStepError):
