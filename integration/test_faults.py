@@ -308,3 +308,39 @@ def test_a_lost_dask_scheduler_ends_the_run_naming_it_and_nothing_is_written_aft
         if workers is not None:
             workers.stop()
         scheduler.stop()
+
+
+def test_a_killed_driver_leaves_nothing_for_celery_workers_of_its_host_to_run(
+    redis_url: str,
+    demo: tuple[Path, KedroRunner],
+    worker_env: dict[str, str],
+    queue_name: str,
+    tmp_path: Path,
+) -> None:
+    """SIGKILL cannot revoke anything; the run's store says its driver is dead, so a worker on
+    the same host neither saves the outputs of the running nodes nor starts the queued one."""
+    project, _ = demo
+    hook_log, release = Path(worker_env["DEMO_HOOK_LOG"]), tmp_path / "release"
+    write_dagster_yml(
+        project,
+        {"serial": {"in_process": {}}, "celery_redis": _celery_entry(redis_url, queue_name)},
+    )
+    worker = start_celery_worker(project, "celery_redis", worker_env, tmp_path / "w.log")
+    try:
+        driver = _start_run(project, "celery_redis", release, worker_env, tmp_path / "run.log")
+        _wait_for(lambda: len(_calls(hook_log, "before_node_run")) == 2, 120, "2 nodes running")
+
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+        release.touch()
+
+        _wait_for(lambda: worker.output().count("Refusing") >= 3, 60, "three refusals")
+        output = " ".join(worker.output().split())
+        assert output.count("Refusing the outputs of node 'hold_") == 2
+        assert "Refusing step 'hold_" in output  # the queued one never starts
+        assert "its kedro run process died" in output
+        assert len(_calls(hook_log, "before_node_run")) == 2
+        assert _calls(hook_log, "after_node_run") == []
+        assert _written(project) == []
+    finally:
+        worker.stop()
