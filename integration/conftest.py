@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -123,9 +124,19 @@ def worker_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
+@dataclass
+class DaskCluster:
+    """A dask scheduler and its worker processes, started by a test."""
+
+    address: str
+    scheduler: Background
+    workers: Background
+
+
 @pytest.fixture
-def dask_scheduler(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[str]:
-    """A dask scheduler and two single-threaded worker processes on 127.0.0.1."""
+def dask_cluster(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[DaskCluster]:
+    """A dask scheduler and two single-threaded worker processes on 127.0.0.1 (logs:
+    scheduler.log, workers.log in the test's tmp_path)."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask = shutil.which("dask") or "dask"
@@ -143,11 +154,17 @@ def dask_scheduler(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[str]:
             tmp_path, worker_env, tmp_path / "workers.log",
         )  # fmt: skip
         _wait_for_dask_workers(address, 2)
-        yield address
+        yield DaskCluster(address, scheduler, workers)
     finally:
         if workers is not None:
             workers.stop()
         scheduler.stop()
+
+
+@pytest.fixture
+def dask_scheduler(dask_cluster: DaskCluster) -> str:
+    """The address of :func:`dask_cluster`'s scheduler."""
+    return dask_cluster.address
 
 
 def _wait_for_dask_workers(address: str, count: int) -> None:

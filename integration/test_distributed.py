@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Background, start_celery_worker, write_dagster_yml
-from kedro_projects import RUNNER, KedroRunner, persisted_outputs
+from kedro_projects import RUNNER, KedroRunner, persisted_outputs, processes_with_env
 
 BACKENDS = ["dask_local", "dask_scheduler", "celery_redis", "celery_rabbitmq"]
 Configure = Callable[[Path], str]
@@ -63,21 +63,9 @@ def configure(
 MARKER = "KDR_TEST_RUN"
 
 
-def _helper_processes(marker: str) -> set[str]:
-    """Live processes started by this test's run: they carry its marker in their environment
-    (pool workers, a local dask cluster), whoever their parent is now."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-        if f"{MARKER}={marker}".encode() in environ and state != "Z":
-            found.add(entry.name)
-    return found
+def _helper_processes(marker: str) -> set[int]:
+    """Live processes started by this test's run (pool workers, a local dask cluster)."""
+    return processes_with_env(MARKER, marker)
 
 
 def _handoff_dirs(temp_root: Path) -> set[str]:

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,3 +114,39 @@ def persisted_outputs(project: Path) -> dict[str, bytes]:
             if path.is_file() and path.name != ".gitkeep":
                 files[VERSION.sub("<version>", str(path.relative_to(project)))] = path.read_bytes()
     return files
+
+
+def wait_for(condition: Callable[[], object], seconds: float, what: str) -> None:
+    """Poll ``condition`` every 0.2 s until it is true; fail naming ``what`` after ``seconds``
+    (a bound on waiting for a process, never a speed assertion)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def processes_with_env(name: str, value: str) -> set[int]:
+    """Live processes whose environment has ``name=value``: every process a test started with a
+    marker of its own (pool workers, a local cluster), whoever their parent is now."""
+    found = set()
+    needle = f"{name}={value}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if needle in environ and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+def hook_calls(hook_log: Path, hook: str | None = None) -> list[dict]:
+    """The calls the demo project's RecordingHooks wrote to ``hook_log`` (of ``hook`` only)."""
+    if not hook_log.exists():
+        return []
+    calls = [json.loads(line) for line in hook_log.read_text().splitlines() if line.strip()]
+    return [call for call in calls if hook is None or call["hook"] == hook]

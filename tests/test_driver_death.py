@@ -7,50 +7,31 @@ killed run inherits it, whoever its parent becomes); directories only under the 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
-from kedro_projects import PIPELINES_OPTION, RUNNER, kedro_runner
+from kedro_projects import (
+    PIPELINES_OPTION,
+    RUNNER,
+    hook_calls,
+    kedro_runner,
+    processes_with_env,
+    wait_for,
+)
 
 MARKER = "KDR_DRIVER_DEATH_TEST"
 
 
 def _marked_processes(marker: str) -> set[int]:
-    """Live processes whose environment carries ``MARKER=marker``."""
-    found = set()
-    needle = f"{MARKER}={marker}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-        if needle in environ and state != "Z":
-            found.add(int(entry.name))
-    return found
-
-
-def _wait_for(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
+    return processes_with_env(MARKER, marker)
 
 
 def _node_starts(hook_log: Path) -> list[dict]:
-    if not hook_log.exists():
-        return []
-    calls = [json.loads(line) for line in hook_log.read_text().splitlines() if line.strip()]
-    return [call for call in calls if call["hook"] == "before_node_run"]
+    return hook_calls(hook_log, "before_node_run")
 
 
 def _run_dirs(temp: Path) -> set[str]:
@@ -79,7 +60,7 @@ def test_a_killed_driver_takes_its_pool_with_it_and_the_next_run_cleans_up(
         cwd=demo_project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        _wait_for(lambda: _node_starts(hook_log), 120, "the node to start in a pool worker")
+        wait_for(lambda: _node_starts(hook_log), 120, "the node to start in a pool worker")
         (started,) = _node_starts(hook_log)
         helpers = _marked_processes(marker) - {driver.pid}
         assert started["pid"] in helpers  # the node runs in a pool worker, not the driver
@@ -90,7 +71,7 @@ def test_a_killed_driver_takes_its_pool_with_it_and_the_next_run_cleans_up(
         driver.wait(timeout=30)
 
         # The workers (and the forkserver, the resource tracker) leave with the driver.
-        _wait_for(lambda: not _marked_processes(marker), 30, f"{helpers} to exit")
+        wait_for(lambda: not _marked_processes(marker), 30, f"{helpers} to exit")
         assert not (demo_project / "data" / "out" / "released").exists()
         assert _run_dirs(temp) >= left  # a SIGKILL-ed process cleans nothing itself
         with DagsterInstance.get() as instance:
@@ -137,15 +118,14 @@ def test_sigterm_stops_the_run_as_ctrl_c_does_and_cleans_up(
         cwd=demo_project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        _wait_for(lambda: len(_node_starts(hook_log)) == 2, 120, "two nodes running")
+        wait_for(lambda: len(_node_starts(hook_log)) == 2, 120, "two nodes running")
 
         driver.send_signal(signal.SIGTERM)
 
         assert driver.wait(timeout=60) != 0
-        _wait_for(lambda: not _marked_processes(marker), 30, "the pool to exit")
+        wait_for(lambda: not _marked_processes(marker), 30, "the pool to exit")
         assert not [n for n in _run_dirs(temp) if n.startswith("kedro-dagster-handoff-")]
-        calls = [json.loads(line) for line in hook_log.read_text().splitlines()]
-        assert [c["hook"] for c in calls].count("on_pipeline_error") == 1
+        assert len(hook_calls(hook_log, "on_pipeline_error")) == 1
         assert not list((demo_project / "data" / "out").glob("held_*.json"))
     finally:
         if driver.poll() is None:
