@@ -46,6 +46,11 @@ def test_a_killed_driver_takes_its_pool_with_it_and_the_next_run_cleans_up(
 
     marker, temp, hook_log = uuid.uuid4().hex, tmp_path / "tmp", tmp_path / "hooks.jsonl"
     temp.mkdir()
+    # the pool, recording in $DAGSTER_HOME (dagster.yml rather than --runner-params: Kedro < 1.6)
+    (demo_project / "conf" / "mp" / "dagster.yml").write_text(
+        "runner: {executor: pool, instance: dagster_home}\n"
+        "executors: {pool: {multiprocess: {max_concurrent: 2}}}\n"
+    )
     env = {
         **os.environ,
         MARKER: marker,
@@ -55,7 +60,7 @@ def test_a_killed_driver_takes_its_pool_with_it_and_the_next_run_cleans_up(
     driver = subprocess.Popen(
         [
             sys.executable, "-m", "kedro", "run", "--runner", RUNNER, "--env", "mp",
-            PIPELINES_OPTION, "waiting", "--runner-params", "instance=dagster_home",
+            PIPELINES_OPTION, "waiting",
         ],
         cwd=demo_project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -80,9 +85,8 @@ def test_a_killed_driver_takes_its_pool_with_it_and_the_next_run_cleans_up(
 
         # The next run removes what the dead one left and marks its Dagster run failed.
         after = kedro_runner(demo_project, tmp_path)(
-            "--runner", RUNNER, "--runner-params", "instance=dagster_home",
-            env={"TMPDIR": str(temp)},
-        )  # fmt: skip
+            "--runner", RUNNER, "--env", "mp", env={"TMPDIR": str(temp)}
+        )
         assert after.returncode == 0, after.output
         assert _run_dirs(temp) == set(), _run_dirs(temp)
         with DagsterInstance.get() as instance:
