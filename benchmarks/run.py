@@ -40,7 +40,7 @@ from benchlib.projects import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SIZES = (10, 50, 200, 1000)
+DEFAULT_SIZES = (10, 100, 200, 1000, 5000)
 QUICK_SIZES = (10, 200)
 MARGINAL_RUNNERS = (
     "SequentialRunner",
@@ -266,7 +266,7 @@ def generate_projects(root: Path, sizes: list[int], loops: int) -> dict[tuple[st
 def run_build_job(scratch: Path, timeout: float) -> dict[str, Any]:
     """``build_job`` timing in a fresh interpreter (benchlib/child_build.py)."""
     result_file = scratch / "build_job.json"
-    command = [sys.executable, "-m", "benchlib.child_build", "--nodes", "1000"]
+    command = [sys.executable, "-m", "benchlib.child_build", "--nodes", str(targets.BUILD_NODES)]
     child = run_child(
         [*command, "--result", str(result_file)], result_file, scratch / "build_job.log", timeout
     )
@@ -276,7 +276,7 @@ def run_build_job(scratch: Path, timeout: float) -> dict[str, Any]:
 def run_extras(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     """The job-build timing and the CLI start-up comparison."""
     extras: dict[str, Any] = {}
-    log("build_job for 1000 nodes ...")
+    log(f"build_job for {targets.BUILD_NODES} nodes ...")
     extras["build_job"] = run_build_job(scratch, args.timeout)
     log(f"kedro run start-up on spaceflights (best of {args.cli_repeats}) ...")
     try:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the same symbols, for annotations
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing.process import BaseProcess
 
+    from dagster._core.definitions.job_base import IJob, InMemoryJob
     from dagster._core.definitions.reconstruct import ReconstructableJob
     from dagster._core.events.log import EventLogEntry
     from dagster._core.execution.context.system import (
@@ -55,6 +56,8 @@ __all__ = [  # the Dagster symbols resolve lazily through __getattr__
     "ActiveExecution",
     "EventLogEntry",
     "ExecutionPlan",
+    "IJob",
+    "InMemoryJob",
     "InProcessExecutor",
     "PlanOrchestrationContext",
     "ReconstructableJob",
@@ -99,6 +102,15 @@ DAGSTER_SYMBOLS: Mapping[str, str] = {
     "InProcessExecutor": "dagster._core.executor.in_process:InProcessExecutor",
     "InstanceRef": "dagster._core.instance.ref:InstanceRef",
     "ReconstructableJob": "dagster._core.definitions.reconstruct:ReconstructableJob",
+    "InMemoryJob": "dagster._core.definitions.job_base:InMemoryJob",
+    # the ephemeral instance of deploy/ephemeral.py, as DagsterInstance.ephemeral builds it
+    "InMemoryEventLogStorage": "dagster._core.storage.event_log.in_memory:InMemoryEventLogStorage",
+    "SqlEventLogStorage": "dagster._core.storage.event_log.sql_event_log:SqlEventLogStorage",
+    "InMemoryRunStorage": "dagster._core.storage.runs:InMemoryRunStorage",
+    "InstanceType": "dagster._core.instance.types:InstanceType",
+    "NoOpComputeLogManager": "dagster._core.storage.noop_compute_log_manager:NoOpComputeLogManager",
+    "TemporaryLocalArtifactStorage": "dagster._core.storage.root:TemporaryLocalArtifactStorage",
+    "IJob": "dagster._core.definitions.job_base:IJob",
     "RunLauncher": "dagster._core.launcher:RunLauncher",
     "DefaultRunLauncher": "dagster._core.launcher:DefaultRunLauncher",
     "SyncInMemoryRunLauncher": (

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from kedro_dagster_runner.errors import DagsterRunnerError, RunStoppedError
 from kedro_dagster_runner.naming import dagster_name, unique_io_names
 from kedro_dagster_runner.spec import DERIVED_RUN_ID, NodeSpec, RunSpec
+from kedro_dagster_runner.toposort_levels import linear_toposort
 
 if TYPE_CHECKING:
     import dagster
@@ -193,17 +194,18 @@ def build_job(spec_json: str) -> dagster.JobDefinition:
         _make_op(spec, node, io_names, consumed, priority=len(spec.nodes) - index)
         for index, node in enumerate(spec.nodes)
     ]
-    graph = dagster.GraphDefinition(
-        name=spec.job_name,
-        node_defs=ops,
-        dependencies=dependencies,
-        description=f"Kedro run {spec.run_id}",
-    )
-    return graph.to_job(
-        name=spec.job_name,
-        executor_def=kind_named(spec.executor_kind).executor_definition(spec),
-        tags=spec.tags,
-    )
+    with linear_toposort():  # Dagster sorts the graph in O(N^2) otherwise
+        graph = dagster.GraphDefinition(
+            name=spec.job_name,
+            node_defs=ops,
+            dependencies=dependencies,
+            description=f"Kedro run {spec.run_id}",
+        )
+        return graph.to_job(
+            name=spec.job_name,
+            executor_def=kind_named(spec.executor_kind).executor_definition(spec),
+            tags=spec.tags,
+        )
 
 
 def build_job_from_store(store_uri: str) -> dagster.JobDefinition:

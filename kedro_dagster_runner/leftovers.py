@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 OWNER_FILE = ".kedro-dagster-owner"
 TEMP_PREFIXES = ("kedro-dagster-handoff-", "kedro-dagster-instance-", "pymp-")
 """Temporary directories of a run that :func:`sweep` looks at (only those with an owner file)."""
+SHARED_MEMORY = Path("/dev/shm")
 DRIVER_HOST_TAG = "kedro-dagster-runner/driver-host"
 DRIVER_PROCESS_TAG = "kedro-dagster-runner/driver-process"
 
@@ -98,11 +99,14 @@ def owner_dead(directory: Path) -> bool:
 
 
 def sweep(roots: Iterable[str | Path] = ()) -> list[Path]:
-    """Remove the claimed directories of dead drivers: the temp dir's run directories
-    (:data:`TEMP_PREFIXES`) and the run stores under each of ``roots`` (local
-    ``runner.handoff`` folders). Returns what was removed; problems are logged, never raised."""
-    temp = Path(tempfile.gettempdir())
-    candidates = [path for prefix in TEMP_PREFIXES for path in temp.glob(f"{prefix}*")]
+    """Remove the claimed directories of dead drivers: the run directories
+    (:data:`TEMP_PREFIXES`) of the temp dir and of ``/dev/shm``, and the run stores under each
+    of ``roots`` (local ``runner.handoff`` folders). Returns what was removed; problems are
+    logged, never raised."""
+    temps = {Path(tempfile.gettempdir()), SHARED_MEMORY}  # stores of local runs: /dev/shm
+    candidates = [
+        path for temp in temps for prefix in TEMP_PREFIXES for path in temp.glob(f"{prefix}*")
+    ]
     for root in roots:
         candidates.extend(Path(root).glob("*"))
     removed = []

@@ -174,7 +174,9 @@ def open_instance(
             yield instance
         return
     if not needs_persistent:
-        with DagsterInstance.ephemeral(settings=_settings(log_level)) as instance:
+        from kedro_dagster_runner.deploy.ephemeral import ephemeral_instance
+
+        with ephemeral_instance(_settings(log_level)) as instance:
             yield instance
         return
     home = tempfile.mkdtemp(prefix="kedro-dagster-instance-")

@@ -26,7 +26,12 @@ from kedro_dagster_runner.executors import NodesRun, kind_named
 from kedro_dagster_runner.mlflow_bridge import driver_run
 from kedro_dagster_runner.naming import job_name_for, unique_op_names
 from kedro_dagster_runner.spec import NodeSpec, ProjectSpec, RunSpec
-from kedro_dagster_runner.workers.handoff import detached_handoff_root, is_parameter, needs_handoff
+from kedro_dagster_runner.workers.handoff import (
+    detached_handoff_root,
+    is_parameter,
+    local_handoff_parent,
+    needs_handoff,
+)
 from kedro_dagster_runner.workers.runtime import (
     RUN_INPUTS_KEY,
     SHIPPED_KEY,
@@ -191,7 +196,8 @@ def plan_run(
         if root is None and config.runner.detached:  # the store outlives kedro run
             root = str(detached_handoff_root())
         if root is None:
-            root = temporary_root = tempfile.mkdtemp(prefix="kedro-dagster-handoff-")
+            parent = local_handoff_parent() if kind.nodes_run is NodesRun.LOCAL_PROCESSES else None
+            root = temporary_root = tempfile.mkdtemp(prefix="kedro-dagster-handoff-", dir=parent)
             leftovers.claim(temporary_root)  # removed by a later run if this process dies
         store = DirectoryStore(f"{root}/{run_id}-{uuid.uuid4().hex[:8]}")
         handoff_datasets = sorted(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -171,6 +172,12 @@ class ExecutorKind(Generic[Options]):
     ) -> dict[str, Any]:
         """The ``run_launcher`` section that starts a detached run's worker (``launches_runs``)."""
         raise ConfigError(f"The '{self.name}' executor cannot launch runs.")
+
+    def warm_up(self, options: ExecutorOptions, spec: RunSpec) -> AbstractContextManager[None]:
+        """Start what an attached run's workers need while the driver imports Dagster and builds
+        the job, so that the two overlap (the run's spec is published by then). The driver enters
+        it before the job is built and leaves it after the run; the default does nothing."""
+        return nullcontext()
 
     def cleanup(self, options: ExecutorOptions, run_id: str) -> None:
         """Delete what the run left (step containers, Jobs); may raise, the caller logs it."""

@@ -11,15 +11,17 @@ import contextlib
 import multiprocessing
 import multiprocessing.util
 import os
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager, contextmanager
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from kedro_dagster_runner import _compat, leftovers
 from kedro_dagster_runner.environment import withheld
-from kedro_dagster_runner.executors.base import NodesRun
+from kedro_dagster_runner.executors.base import ExecutorOptions, NodesRun
 from kedro_dagster_runner.executors.launcher import FutureLauncher, NodeLauncher
 from kedro_dagster_runner.executors.options import (
     ConcurrentOptions,
@@ -77,6 +79,43 @@ def _init_pool_worker(store_uri: str, environment: dict[str, str], driver_pid: i
         runtime_for(spec_at(store_uri))
 
 
+_WARM_POOLS: dict[str, ProcessPoolExecutor] = {}
+"""Pools started by :meth:`MultiprocessKind.warm_up`, by run store URI, until a launcher takes
+its run's."""
+
+
+def _ready() -> None:
+    """The task that makes a pool start a worker (its initializer does the work)."""
+
+
+@contextmanager
+def _warm_pool(spec: RunSpec, options: MultiprocessOptions) -> Iterator[None]:
+    """Start the run's pool and its workers' Kedro contexts now; the run's launcher takes the
+    pool, or it is closed when the block ends."""
+    launcher = PoolLauncher(spec, options)
+    pool = launcher.new_pool()
+    with withheld(spec.private_env_names):
+        for _ in range(launcher.max_concurrent):
+            pool.submit(_ready)
+    _WARM_POOLS[spec.handoff_uri or ""] = pool
+    interrupted = True
+    try:
+        yield
+        interrupted = False
+    finally:
+        left = _WARM_POOLS.pop(spec.handoff_uri or "", None)
+        if left is not None:
+            _close(left, interrupted)
+
+
+def _close(pool: ProcessPoolExecutor, interrupted: bool) -> None:
+    """Shut ``pool`` down; ``interrupted``: terminate its workers instead of waiting for them."""
+    if interrupted:
+        for process in _compat.pool_processes(pool):
+            process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 class PoolLauncher(FutureLauncher):
     """A pool of long-lived local worker processes for one run."""
 
@@ -89,18 +128,22 @@ class PoolLauncher(FutureLauncher):
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> PoolLauncher:
+        self._pool = _WARM_POOLS.pop(self._spec.handoff_uri or "", None) or self.new_pool()
+        return self
+
+    def new_pool(self) -> ProcessPoolExecutor:
+        """A pool for the run; its workers start on the first submits."""
         # The pool's sockets and semaphores live in multiprocessing's per-process temp dir.
         leftovers.claim(multiprocessing.util.get_temp_dir())
         context = multiprocessing.get_context(self._start_method)
         if self._start_method == "forkserver":
             context.set_forkserver_preload(list(self._preload))
-        self._pool = ProcessPoolExecutor(
+        return ProcessPoolExecutor(
             max_workers=self.max_concurrent,
             mp_context=context,
             initializer=_init_pool_worker,
             initargs=(self._spec.handoff_uri, self._worker_environment(), os.getpid()),
         )
-        return self
 
     def _worker_environment(self) -> dict[str, str]:
         hidden = set(self._spec.private_env_names)
@@ -108,12 +151,8 @@ class PoolLauncher(FutureLauncher):
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if exc_type is not None:  # interrupted or crashed: do not wait for running nodes
-            for process in _compat.pool_processes(pool):
-                process.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:  # interrupted or crashed: do not wait for running nodes
+            _close(pool, interrupted=exc_type is not None)
 
     def _submit(self, op_name: str) -> Future[StepOutcome]:
         if self._pool is None:
@@ -148,6 +187,10 @@ class MultiprocessKind(PackageExecutorKind[MultiprocessOptions]):
 
     def make_launcher(self, spec: RunSpec, options: MultiprocessOptions) -> NodeLauncher:
         return PoolLauncher(spec, options)
+
+    def warm_up(self, options: ExecutorOptions, spec: RunSpec) -> AbstractContextManager[None]:
+        """Start the pool and its workers' Kedro contexts before the driver imports Dagster."""
+        return _warm_pool(spec, self.parse(options))
 
 
 KIND = MultiprocessKind()

@@ -10,6 +10,7 @@ the driver's catalog.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from kedro.io.cached_dataset import CachedDataset
 
 from kedro_dagster_runner import _compat
 from kedro_dagster_runner.errors import DagsterRunnerError
+from kedro_dagster_runner.leftovers import SHARED_MEMORY
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -94,3 +96,22 @@ def detached_handoff_root() -> Path:
             f"{root} is not a private directory of this user: remove it or set runner.handoff."
         )
     return root
+
+
+SHARED_MEMORY_MIN_FREE = 1 << 30
+
+
+def local_handoff_parent() -> str | None:
+    """Where a run whose nodes run in local processes keeps its store when ``runner.handoff`` is
+    not set: ``/dev/shm`` (memory: data crosses processes at memory speed, see
+    :mod:`~kedro_dagster_runner.workers.buffers`) when it is writable with at least 1 GiB free
+    and ``TMPDIR`` does not choose the temp dir; ``None`` for the temp dir."""
+    if os.environ.get("TMPDIR"):
+        return None
+    try:
+        free = shutil.disk_usage(SHARED_MEMORY).free
+    except OSError:
+        return None
+    if free < SHARED_MEMORY_MIN_FREE or not os.access(SHARED_MEMORY, os.W_OK):
+        return None
+    return str(SHARED_MEMORY)

@@ -44,6 +44,7 @@ from kedro.io import DatasetError
 
 from kedro_dagster_runner import leftovers
 from kedro_dagster_runner.errors import DagsterRunnerError, RunEndedError, UnpicklableDataError
+from kedro_dagster_runner.workers import buffers
 from kedro_dagster_runner.workers.exceptions import PackedException, pack, unpack
 from kedro_dagster_runner.workers.outcome import NodeFailure, StepOutcome
 
@@ -265,8 +266,12 @@ class DirectoryStore(RunStore):
         parts = [self._root, folder, filename] if folder else [self._root, filename]
         return "/".join(parts)
 
-    def _write(self, path: str, data: Any) -> None:
-        """Write ``data`` at ``path`` atomically; never into (or re-creating) an ended store."""
+    def _write(self, path: str, data: Any, buffered: bool = False) -> None:
+        """Write ``data`` at ``path`` atomically; never into (or re-creating) an ended store.
+
+        ``buffered``: out-of-band buffers for a memory-mapped load (:mod:`.buffers`; local
+        stores only, the others get one cloudpickle stream).
+        """
         self.refuse_if_ended(f"to write {path.rsplit('/', 1)[-1]}")
         parent = path.rsplit("/", 1)[0]
         if parent != self._root:
@@ -275,7 +280,10 @@ class DirectoryStore(RunStore):
         try:
             with self._fs.open(temporary, "wb") as stream:
                 self._restrict(temporary)
-                cloudpickle.dump(data, stream, protocol=5)
+                if buffered and self._local:
+                    buffers.dump(data, stream)
+                else:
+                    cloudpickle.dump(data, stream, protocol=5)
         except BaseException:
             if self._fs.exists(temporary):
                 self._fs.rm(temporary)
@@ -290,11 +298,14 @@ class DirectoryStore(RunStore):
 
     def _read(self, path: str) -> Any:
         with self._fs.open(path, "rb") as stream:
+            if self._local and buffers.is_buffered(stream.read(len(buffers.MAGIC))):
+                return buffers.load(path)
+            stream.seek(0)
             return cloudpickle.load(stream)
 
     def save(self, name: str, data: Any) -> None:
         try:
-            self._write(self._path(name), data)
+            self._write(self._path(name), data, buffered=True)
         except (TypeError, AttributeError, pickle.PicklingError) as exc:
             raise UnpicklableDataError(
                 f"Dataset '{name}' holds data of type {type(data).__name__} that cannot be "
