@@ -339,8 +339,11 @@ class DirectoryStore(RunStore):
         self._write(self._path(key, _PRIVATE_DIR), value)
 
     def read_private(self, key: str) -> object | None:
+        return self._read_if_present(self._path(key, _PRIVATE_DIR))
+
+    def _read_if_present(self, path: str) -> Any:
         try:
-            return self._read(self._path(key, _PRIVATE_DIR))
+            return self._read(path)
         except FileNotFoundError:
             return None
 
@@ -389,10 +392,7 @@ class DirectoryStore(RunStore):
         self._write(self._path(outcome.op_name, _STEPS_DIR), outcome.portable())
 
     def finished_outcome(self, op_name: str) -> StepOutcome | None:
-        try:
-            return self._read(self._path(op_name, _STEPS_DIR))
-        except FileNotFoundError:
-            return None
+        return self._read_if_present(self._path(op_name, _STEPS_DIR))
 
     def ended(self) -> bool:
         """Removed, being removed, or (a local store) its driver process died: a ``kedro run``
