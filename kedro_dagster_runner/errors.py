@@ -75,7 +75,14 @@ class RunEndedError(DagsterRunnerError):
 
 class DuplicateStepError(WorkerLostError):
     """A node was delivered a second time (a redelivered Celery task, a dask task re-run after
-    its worker was lost) while its first delivery never reported: it is not run twice."""
+    its worker was lost) while its first delivery never reported: it is not run twice.
+
+    ``first_worker`` names the worker the first delivery went to (as the caller of
+    ``run_published_step`` described it)."""
+
+    def __init__(self, message: str, first_worker: str = "") -> None:
+        super().__init__(message)
+        self.first_worker = first_worker
 
 
 class LaunchError(DagsterRunnerError):

@@ -83,3 +83,45 @@ def test_local_runs_use_shared_memory_unless_tmpdir_is_set(
 
     monkeypatch.setenv("TMPDIR", "/tmp")
     assert local_handoff_parent() is None
+
+
+@pytest.fixture
+def shared_memory_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A run store in a /dev/shm folder of the test's own; spills go under its tmp_path."""
+    import tempfile
+
+    if not (Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK)):
+        pytest.skip("this machine has no writable /dev/shm")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    parent = Path(tempfile.mkdtemp(prefix="kdr-test-", dir="/dev/shm"))
+    store = DirectoryStore(str(parent / "run"))
+    store.write_spec("{}")
+    yield store
+    store.remove()
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_data_too_large_for_shared_memory_spills_to_disk_and_reads_the_same(
+    shared_memory_store: DirectoryStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kedro_dagster_runner.workers import store as store_module
+
+    small = np.arange(10)
+    shared_memory_store.save("small", small)  # room enough: stays in memory
+    monkeypatch.setattr(store_module, "SHARED_MEMORY_RESERVE_SHARE", 1.0)  # no room left
+    big = np.arange(100_000)
+    shared_memory_store.save("big", big)
+
+    spilled = list(tmp_path.glob("kedro-dagster-handoff-spill-*/big.pkl"))
+    assert len(spilled) == 1
+    assert not (Path(shared_memory_store.local_root) / "big.pkl").exists()
+    assert (Path(shared_memory_store.local_root) / "small.pkl").exists()
+    assert shared_memory_store.exists("big")
+    np.testing.assert_array_equal(shared_memory_store.load("big"), big)
+    np.testing.assert_array_equal(shared_memory_store.load("small"), small)
+
+    shared_memory_store.discard("big")
+    assert not shared_memory_store.exists("big")
+    shared_memory_store.save("again", big)
+    shared_memory_store.remove()
+    assert list(tmp_path.glob("kedro-dagster-handoff-spill-*")) == []

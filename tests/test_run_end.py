@@ -72,6 +72,16 @@ def test_a_step_of_an_ended_run_is_refused_with_a_log_line(
     assert not (tmp_path / "run-1").exists()
 
 
+def test_the_first_worker_is_named_apart_from_its_host_and_pid(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    assert store.claim_step("train", "celery@w1 (host h, pid 1)") is None
+
+    with pytest.raises(DuplicateStepError) as info:
+        run_published_step(store.uri, "train", worker="celery@w2")
+
+    assert info.value.first_worker == "celery@w1"
+
+
 def test_a_step_is_claimed_once(tmp_path: Path) -> None:
     store = _store(tmp_path)
 
@@ -86,8 +96,11 @@ def test_a_second_delivery_of_an_unfinished_step_is_refused_naming_the_first_wor
     store = _store(tmp_path)
     store.claim_step("train", "dask worker tcp://127.0.0.1:4001")
 
-    with pytest.raises(DuplicateStepError, match=r"first delivery, to dask worker tcp://127\."):
+    with pytest.raises(
+        DuplicateStepError, match=r"first delivery, to dask worker tcp://127\."
+    ) as info:
         run_published_step(store.uri, "train", worker="dask worker tcp://127.0.0.1:4002")
+    assert info.value.first_worker == "dask worker tcp://127.0.0.1:4001"
 
 
 def test_a_second_delivery_of_a_finished_step_returns_its_first_outcome(tmp_path: Path) -> None:

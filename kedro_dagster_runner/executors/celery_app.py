@@ -38,15 +38,18 @@ def run_node_task(task: Task, store_uri: str, op_name: str) -> dict[str, Any]:
     """Run one node of the run published at ``store_uri``; the outcome as JSON-able data.
 
     A redelivered task whose first delivery has not finished is dropped (``Ignore``: no result
-    is stored, so the first delivery's result, or the driver's lost-worker timeout, decides).
+    is stored, and its state names the first delivery's worker again, so that worker's result,
+    or the driver's lost-worker timeout if it stays silent, decides).
     """
     from kedro_dagster_runner.errors import DuplicateStepError
     from kedro_dagster_runner.workers.step import run_published_step
 
-    worker = f"Celery worker {task.request.hostname}"
     try:
-        return run_published_step(store_uri, op_name, worker=worker).to_json_dict()
-    except DuplicateStepError:
+        return run_published_step(store_uri, op_name, worker=task.request.hostname).to_json_dict()
+    except DuplicateStepError as duplicate:
+        # The task's state says STARTED on this worker (task_track_started): give it back to
+        # the first delivery's worker, whose silence the driver watches.
+        task.update_state(state="STARTED", meta={"hostname": duplicate.first_worker})
         raise Ignore() from None
 
 

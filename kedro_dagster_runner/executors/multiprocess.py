@@ -138,12 +138,14 @@ class PoolLauncher(FutureLauncher):
         context = multiprocessing.get_context(self._start_method)
         if self._start_method == "forkserver":
             context.set_forkserver_preload(list(self._preload))
-        return ProcessPoolExecutor(
-            max_workers=self.max_concurrent,
-            mp_context=context,
-            initializer=_init_pool_worker,
-            initargs=(self._spec.handoff_uri, self._worker_environment(), os.getpid()),
-        )
+        # The pool's semaphores start multiprocessing's resource tracker with this environment.
+        with withheld(self._spec.private_env_names):
+            return ProcessPoolExecutor(
+                max_workers=self.max_concurrent,
+                mp_context=context,
+                initializer=_init_pool_worker,
+                initargs=(self._spec.handoff_uri, self._worker_environment(), os.getpid()),
+            )
 
     def _worker_environment(self) -> dict[str, str]:
         hidden = set(self._spec.private_env_names)
@@ -160,10 +162,15 @@ class PoolLauncher(FutureLauncher):
         # Worker processes (and the forkserver) start on submit, with the environment of the
         # moment: never with the instance's password. A pool never delivers a node twice: no
         # lease.
-        with withheld(self._spec.private_env_names):
-            return self._pool.submit(
-                run_published_step, self._spec.handoff_uri, op_name, None, False
-            )
+        try:
+            with withheld(self._spec.private_env_names):
+                return self._pool.submit(
+                    run_published_step, self._spec.handoff_uri, op_name, None, False
+                )
+        except BrokenProcessPool as error:  # a worker died (e.g. while warming up): the step's
+            broken: Future[StepOutcome] = Future()  # outcome says so, as for a running node
+            broken.set_exception(error)
+            return broken
 
     def _wait(self, futures: list[Future[StepOutcome]], timeout: float) -> set[Future[StepOutcome]]:
         return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED).done

@@ -17,6 +17,7 @@ from __future__ import annotations
 import mmap
 import pickle
 import struct
+from dataclasses import dataclass
 from typing import IO, Any
 
 import cloudpickle
@@ -30,21 +31,44 @@ def _padding(offset: int) -> int:
     return -offset % _ALIGN
 
 
-def dump(data: Any, stream: IO[bytes]) -> None:
-    """Write ``data`` to the binary ``stream`` (see the module docstring)."""
+@dataclass(frozen=True)
+class Pickled:
+    """``data`` pickled: its pickle stream and the raw memory of its out-of-band buffers."""
+
+    payload: bytes
+    raws: list[memoryview]
+
+    @property
+    def nbytes(self) -> int:
+        """About the size of the file :func:`write` makes."""
+        return len(self.payload) + sum(raw.nbytes + _ALIGN for raw in self.raws)
+
+
+def pickle_out_of_band(data: Any) -> Pickled:
+    """Pickle ``data`` with protocol 5, its large buffers kept apart (not copied)."""
     buffers: list[pickle.PickleBuffer] = []
     payload = cloudpickle.dumps(data, protocol=5, buffer_callback=buffers.append)
-    raws = [buffer.raw() for buffer in buffers]
-    header = MAGIC + _WORD.pack(len(raws)) + _WORD.pack(len(payload))
+    return Pickled(payload, [buffer.raw() for buffer in buffers])
+
+
+def write(pickled: Pickled, stream: IO[bytes]) -> None:
+    """Write ``pickled`` to the binary ``stream`` (see the module docstring)."""
+    raws = pickled.raws
+    header = MAGIC + _WORD.pack(len(raws)) + _WORD.pack(len(pickled.payload))
     header += b"".join(_WORD.pack(raw.nbytes) for raw in raws)
     stream.write(header)
-    stream.write(payload)
-    offset = len(header) + len(payload)
+    stream.write(pickled.payload)
+    offset = len(header) + len(pickled.payload)
     for raw in raws:
         pad = _padding(offset)
         stream.write(b"\0" * pad)
         stream.write(raw)
         offset += pad + raw.nbytes
+
+
+def dump(data: Any, stream: IO[bytes]) -> None:
+    """Write ``data`` to the binary ``stream`` (see the module docstring)."""
+    write(pickle_out_of_band(data), stream)
 
 
 def is_buffered(head: bytes) -> bool:

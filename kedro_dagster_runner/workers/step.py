@@ -29,6 +29,8 @@ from kedro_dagster_runner.workers.runtime import runtime_for, spec_at
 from kedro_dagster_runner.workers.store import RunStore, open_store
 
 _LOGGER = logging.getLogger(__name__)
+_WHERE = " (host "
+"""Starts the host and pid that follow the worker's description in a step's claim."""
 
 
 def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
@@ -59,8 +61,9 @@ def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
             )
         except Exception as error:
             failure = NodeFailure.from_exception(op_name, error)
-            if isinstance(error, RunEndedError):  # nobody is left to read a record
-                _LOGGER.warning("%s", error)
+            # a refused save reaches here wrapped by Kedro (DatasetError from RunEndedError)
+            if isinstance(error, RunEndedError) or isinstance(error.__cause__, RunEndedError):
+                _LOGGER.warning("%s", error)  # nobody is left to read a record
             else:
                 record_failure(spec, failure)
             elapsed = (time.perf_counter() - started) * 1000
@@ -107,7 +110,7 @@ def run_published_step(
     os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
     started = time.perf_counter()
     store = open_store(store_uri)
-    holder = f"{worker or 'worker'} (host {socket.gethostname()}, pid {os.getpid()})"
+    holder = f"{worker or 'worker'}{_WHERE}{socket.gethostname()}, pid {os.getpid()})"
     try:
         earlier = store.claim_step(op_name, holder) if lease else None
         if not lease:
@@ -139,7 +142,8 @@ def _second_delivery(store: RunStore, op_name: str, earlier: str) -> StepOutcome
         error = DuplicateStepError(
             f"Step '{op_name}' was delivered a second time while its first delivery, to "
             f"{earlier}, has not finished (that worker was lost, or is still running it). The "
-            "node is not run twice."
+            "node is not run twice.",
+            first_worker=earlier.rsplit(_WHERE, 1)[0],
         )
         _LOGGER.warning("%s", error)
         raise error

@@ -30,13 +30,17 @@ pickled, failures keep the exception object, and it also carries the driver's ow
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pickle
+import shutil
+import tempfile
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import cloudpickle
@@ -232,6 +236,10 @@ _PRIVATE_DIR = "_private"
 _STEPS_DIR = "_steps"
 _SPEC_FILE = "_spec.json"
 _ENDED_FILE = "_ended"
+SHARED_MEMORY_RESERVE_BYTES = 1 << 30
+SHARED_MEMORY_RESERVE_SHARE = 0.25
+"""A store in /dev/shm leaves at least 1 GiB and a quarter of it free; larger data spills to
+disk (the temp dir), where it is read the same way."""
 _OWNER_ONLY = 0o600
 
 
@@ -255,6 +263,13 @@ class DirectoryStore(RunStore):
         self._fs, self._root = fsspec.core.url_to_fs(self.uri)
         protocols = self._fs.protocol
         self._local = "file" in (protocols if isinstance(protocols, tuple) else (protocols,))
+        in_memory = self._local and Path(self._root).is_relative_to(leftovers.SHARED_MEMORY)
+        self._spill_root = (
+            f"{tempfile.gettempdir()}/kedro-dagster-handoff-spill-"
+            f"{hashlib.sha256(self._root.encode()).hexdigest()[:16]}"
+            if in_memory
+            else None
+        )
 
     @property
     def local_root(self) -> str | None:
@@ -266,12 +281,13 @@ class DirectoryStore(RunStore):
         parts = [self._root, folder, filename] if folder else [self._root, filename]
         return "/".join(parts)
 
-    def _write(self, path: str, data: Any, buffered: bool = False) -> None:
-        """Write ``data`` at ``path`` atomically; never into (or re-creating) an ended store.
+    def _write(self, path: str, data: Any) -> None:
+        """Write ``data`` (cloudpickle) at ``path`` atomically; never into (or re-creating) an
+        ended store."""
+        self._write_with(path, lambda stream: cloudpickle.dump(data, stream, protocol=5))
 
-        ``buffered``: out-of-band buffers for a memory-mapped load (:mod:`.buffers`; local
-        stores only, the others get one cloudpickle stream).
-        """
+    def _write_with(self, path: str, writer: Callable[[IO[bytes]], None]) -> None:
+        """Write a file at ``path`` atomically with ``writer``, refusing an ended store."""
         self.refuse_if_ended(f"to write {path.rsplit('/', 1)[-1]}")
         parent = path.rsplit("/", 1)[0]
         if parent != self._root:
@@ -280,10 +296,7 @@ class DirectoryStore(RunStore):
         try:
             with self._fs.open(temporary, "wb") as stream:
                 self._restrict(temporary)
-                if buffered and self._local:
-                    buffers.dump(data, stream)
-                else:
-                    cloudpickle.dump(data, stream, protocol=5)
+                writer(stream)
         except BaseException:
             if self._fs.exists(temporary):
                 self._fs.rm(temporary)
@@ -305,26 +318,67 @@ class DirectoryStore(RunStore):
 
     def save(self, name: str, data: Any) -> None:
         try:
-            self._write(self._path(name), data, buffered=True)
-        except (TypeError, AttributeError, pickle.PicklingError) as exc:
+            if not self._local:
+                self._write(self._path(name), data)
+                return
+            pickled = buffers.pickle_out_of_band(data)
+        except (TypeError, AttributeError, pickle.PicklingError, BufferError) as exc:
             raise UnpicklableDataError(
                 f"Dataset '{name}' holds data of type {type(data).__name__} that cannot be "
                 f"serialised with cloudpickle to cross process boundaries: {exc}. Declare it in "
                 f"the catalog as a persisted dataset, or use the in_process executor."
             ) from exc
+        path = self._path(name)
+        if self._spill_root is not None and not self._memory_left_after(pickled.nbytes):
+            self.discard(name)
+            path = self._spill_path(name)
+        self._write_with(path, lambda stream: buffers.write(pickled, stream))
+
+    def _memory_left_after(self, nbytes: int) -> bool:
+        """True when writing ``nbytes`` to the store's tmpfs leaves it its reserve."""
+        usage = shutil.disk_usage(self._root)
+        reserve = max(SHARED_MEMORY_RESERVE_BYTES, usage.total * SHARED_MEMORY_RESERVE_SHARE)
+        return usage.free - nbytes >= reserve
+
+    def _spill_path(self, name: str) -> str:
+        """Where ``name`` goes when the store's shared memory is short: a disk folder of the
+        temp dir, made on first use and owned like the store (swept after a dead driver)."""
+        spill_root = self._spill_root or ""
+        if not os.path.isdir(spill_root):
+            self.refuse_if_ended(f"to spill {name}")
+            os.makedirs(spill_root, mode=0o700, exist_ok=True)
+            owner = Path(self._root) / leftovers.OWNER_FILE
+            with contextlib.suppress(FileNotFoundError):
+                shutil.copy2(owner, Path(spill_root) / leftovers.OWNER_FILE)
+        return self._spill_path_of(name)
+
+    def _spill_path_of(self, name: str) -> str:
+        return "/".join([self._spill_root or "", quote(name, safe="") + ".pkl"])
+
+    def _located(self, name: str) -> str | None:
+        """The file holding ``name``: in the store, or spilled to disk; ``None`` when neither."""
+        path = self._path(name)
+        if self._fs.exists(path):
+            return path
+        if self._spill_root is not None and os.path.exists(self._spill_path_of(name)):
+            return self._spill_path_of(name)
+        return None
 
     def load(self, name: str) -> Any:
-        path = self._path(name)
-        if not self._fs.exists(path):
+        path = self._located(name)
+        if path is None:
             raise _missing(name, self.uri)
         return self._read(path)
 
     def exists(self, name: str) -> bool:
-        return bool(self._fs.exists(self._path(name)))
+        return self._located(name) is not None
 
     def discard(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._fs.rm(self._path(name))
+        if self._spill_root is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._spill_path_of(name))
 
     def write_spec(self, spec_json: str) -> None:
         self._fs.makedirs(self._root, exist_ok=True)
@@ -402,6 +456,8 @@ class DirectoryStore(RunStore):
         return self._local and leftovers.owner_dead(Path(self._root))
 
     def remove(self) -> None:
+        if self._spill_root is not None:
+            shutil.rmtree(self._spill_root, ignore_errors=True)
         if not self._fs.exists(self._root):
             return
         with contextlib.suppress(FileNotFoundError):
