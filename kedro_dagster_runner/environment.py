@@ -1,8 +1,9 @@
 """Secrets in this process's environment, for a block only.
 
 The instance's password and a run's secret variables are set in the ``kedro run`` process for
-the run (:func:`exported`) and withheld from processes that only run nodes (:func:`withheld`):
-they inherit the environment of the moment they start.
+the run (:func:`exported`); the instance's password is withheld from processes that only run
+nodes (:func:`withheld`): they inherit the environment of the moment they start. (The secret
+variables of an executor's options stay: node code may need them, as in its containers.)
 """
 
 from __future__ import annotations

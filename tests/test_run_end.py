@@ -110,3 +110,36 @@ def test_a_second_delivery_of_a_finished_step_returns_its_first_outcome(tmp_path
     store.record_outcome(first)
 
     assert run_published_step(store.uri, "train", worker="worker b") == first
+
+
+def test_a_node_failed_as_lost_is_claimed_so_a_late_delivery_never_runs_it(
+    tmp_path: Path,
+) -> None:
+    from kedro_dagster_runner.executors.launcher import NodeLauncher
+    from kedro_dagster_runner.spec import NodeSpec, RunSpec
+
+    store = _store(tmp_path)
+    spec = RunSpec(
+        run_id="r1",
+        job_name="kedro_default",
+        nodes=[NodeSpec(name="train", op_name="train", inputs=[], outputs=[])],
+        executor_kind="celery",
+        handoff_uri=store.uri,
+    )
+
+    class Launcher(NodeLauncher):  # the base class's bookkeeping only
+        def _start(self, op_name: str) -> None: ...
+
+        def running(self) -> int:
+            return 0
+
+        def finished(self, timeout: float) -> list[StepOutcome]:
+            return []
+
+    launcher = Launcher(spec, max_concurrent=1)
+    launcher.launch("train")
+    outcome = launcher.worker_lost("train", "no answer from celery@w1")
+
+    assert outcome.failure.short_class == "WorkerLostError"
+    with pytest.raises(DuplicateStepError, match="failed as lost"):
+        run_published_step(store.uri, "train", worker="celery@w2")  # the queued task, later

@@ -103,6 +103,7 @@ class CeleryLauncher(NodeLauncher):
         self._last_heard = time.monotonic()
         self._silent_since: dict[str, float] = {}
         self._broker_lost_since: float | None = None
+        self._backend_lost_since: float | None = None
 
     def _queue(self, op_name: str) -> str:
         tags = self._spec.node_by_op[op_name].tags
@@ -202,16 +203,27 @@ class CeleryLauncher(NodeLauncher):
 
     def _ready(self) -> list[str]:
         """The op names whose task has a result; :class:`DagsterRunnerError` naming the result
-        backend when it cannot be read."""
+        backend when it cannot be read for ``lost_worker_timeout`` seconds (warned at once)."""
         try:
-            return [op for op, result in self._results.items() if result.ready()]
+            ready = [op for op, result in self._results.items() if result.ready()]
         except Exception as error:
-            backend = self._options.backend
+            backend, now = self._options.backend, time.monotonic()
+            if self._backend_lost_since is None:
+                self._backend_lost_since = now
+                _LOGGER.warning(
+                    "Cannot read the Celery result backend at %s (%s): %s; the run stops if "
+                    "that lasts %s s (the celery executor's lost_worker_timeout).",
+                    _where(backend), mask_url(backend), error, self._options.lost_worker_timeout,
+                )  # fmt: skip
+            if now - self._backend_lost_since < self._options.lost_worker_timeout:
+                return []
             raise DagsterRunnerError(
                 f"Lost the Celery result backend at {_where(backend)} ({mask_url(backend)}, the "
                 f"celery executor's 'backend' option) during the run: {str(error).rstrip('.')}. "
                 "Nodes still running on workers have their outputs refused once the run has ended."
             ) from None
+        self._backend_lost_since = None
+        return ready
 
     def _check_liveness(self) -> list[StepOutcome]:
         """Ping the workers; fail the nodes whose worker stayed silent for the timeout.

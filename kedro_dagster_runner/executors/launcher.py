@@ -9,6 +9,7 @@ whose worker ended without reporting (recorded in the run's store like any failu
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable
@@ -18,6 +19,7 @@ from typing import Protocol
 from kedro_dagster_runner.spec import RunSpec
 from kedro_dagster_runner.workers.outcome import NodeFailure, StepOutcome
 from kedro_dagster_runner.workers.step import record_failure
+from kedro_dagster_runner.workers.store import open_store
 
 
 class NodeLauncher(ABC):
@@ -72,7 +74,16 @@ class NodeLauncher(ABC):
         store unless the worker recorded the node's own failure first."""
         failure = NodeFailure.worker_lost(op_name, message)
         record_failure(self._spec, failure, replace=False)
+        self._claim_lost(op_name)
         return StepOutcome(op_name, self.elapsed_ms(op_name), failure.portable())
+
+    def _claim_lost(self, op_name: str) -> None:
+        """Claim a node failed as lost, so that a later delivery of its task (a queued Celery
+        task no revoke reached) never runs it."""
+        if not self._spec.handoff_uri:
+            return
+        with contextlib.suppress(Exception):  # claimed by its worker already, or store gone
+            open_store(self._spec.handoff_uri).claim_step(op_name, "the driver (failed as lost)")
 
 
 class OutcomeFuture(Hashable, Protocol):

@@ -68,8 +68,8 @@ def _init_pool_worker(store_uri: str, environment: dict[str, str], driver_pid: i
     A forkserver (or spawn) child starts with the environment of the process that started the
     forkserver, which in a notebook or service may be an earlier run's; Kedro's ParallelRunner
     forks, so its workers see the driver's environment as it is when the run starts. Workers
-    here get that snapshot too, without the instance password and the run's secret variables
-    (workers never open the instance).
+    here get that snapshot too, without the instance's password (workers never open the
+    instance).
     """
     exit_with_driver(driver_pid)
     os.environ.clear()

@@ -289,9 +289,6 @@ class DirectoryStore(RunStore):
     def _write_with(self, path: str, writer: Callable[[IO[bytes]], None]) -> None:
         """Write a file at ``path`` atomically with ``writer``, refusing an ended store."""
         self.refuse_if_ended(f"to write {path.rsplit('/', 1)[-1]}")
-        parent = path.rsplit("/", 1)[0]
-        if parent != self._root:
-            self._fs.makedirs(parent, exist_ok=True)
         temporary = f"{path}.{uuid.uuid4().hex}.tmp"
         try:
             with self._fs.open(temporary, "wb") as stream:
@@ -384,6 +381,8 @@ class DirectoryStore(RunStore):
         self._fs.makedirs(self._root, exist_ok=True)
         if self._local:
             os.chmod(self._root, 0o700)
+        for folder in (_ERRORS_DIR, _PRIVATE_DIR, _STEPS_DIR):  # writers never make parents,
+            self._fs.makedirs(f"{self._root}/{folder}", exist_ok=True)  # so a late one fails
         path = f"{self._root}/{_SPEC_FILE}"
         with self._fs.open(path, "w") as stream:
             self._restrict(path)
@@ -422,9 +421,7 @@ class DirectoryStore(RunStore):
 
     def claim_step(self, op_name: str, holder: str) -> str | None:
         self.refuse_if_ended(f"step '{op_name}'")
-        folder = f"{self._root}/{_STEPS_DIR}"
-        self._fs.makedirs(folder, exist_ok=True)
-        path = f"{folder}/{quote(op_name, safe='')}.claim"
+        path = f"{self._root}/{_STEPS_DIR}/{quote(op_name, safe='')}.claim"
         if self._local:
             try:
                 descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _OWNER_ONLY)
