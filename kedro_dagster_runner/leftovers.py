@@ -23,6 +23,7 @@ import shutil
 import socket
 import tempfile
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,7 @@ def _start_time(pid: int) -> str:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+@lru_cache(maxsize=1)
 def this_host() -> str:
     """``<hostname>/<PID namespace>``: where :func:`this_process` identities can be checked."""
     try:
@@ -89,13 +91,20 @@ def claim(directory: str | Path) -> None:
     path.chmod(0o600)
 
 
-def owner_dead(directory: Path) -> bool:
-    """True when ``directory`` was claimed by a process of this host that has ended."""
+def owner_of(directory: Path) -> tuple[str, str] | None:
+    """``(host, process identity)`` of the process that claimed ``directory``, if any."""
     try:
         host, identity = (directory / OWNER_FILE).read_text().split()[:2]
     except (OSError, ValueError):
-        return False
-    return host == this_host() and not process_alive(identity)
+        return None
+    return host, identity
+
+
+def owner_dead(directory: Path, owner: tuple[str, str] | None = None) -> bool:
+    """True when ``directory`` was claimed by a process of this host that has ended
+    (``owner``: its :func:`owner_of`, when the caller has it already)."""
+    owner = owner or owner_of(directory)
+    return owner is not None and owner[0] == this_host() and not process_alive(owner[1])
 
 
 def sweep(roots: Iterable[str | Path] = ()) -> list[Path]:

@@ -54,7 +54,7 @@ def test_a_store_whose_driver_process_died_is_ended(tmp_path: Path) -> None:
 
     assert store.ended()  # the process that claimed it (a SIGKILL-ed driver) has exited
     leftovers.claim(tmp_path / "run-1")
-    assert not store.ended()  # claimed by this live process
+    assert not DirectoryStore(store.uri).ended()  # claimed by this live process
 
 
 def test_a_step_of_an_ended_run_is_refused_with_a_log_line(

@@ -263,6 +263,7 @@ class DirectoryStore(RunStore):
         self._fs, self._root = fsspec.core.url_to_fs(self.uri)
         protocols = self._fs.protocol
         self._local = "file" in (protocols if isinstance(protocols, tuple) else (protocols,))
+        self._owner: tuple[str, str] | None = None
         in_memory = self._local and Path(self._root).is_relative_to(leftovers.SHARED_MEMORY)
         self._spill_root = (
             f"{tempfile.gettempdir()}/kedro-dagster-handoff-spill-"
@@ -448,9 +449,14 @@ class DirectoryStore(RunStore):
     def ended(self) -> bool:
         """Removed, being removed, or (a local store) its driver process died: a ``kedro run``
         killed with SIGKILL leaves its store until the next run sweeps it."""
-        if not self._fs.exists(self._root) or self._fs.exists(f"{self._root}/{_ENDED_FILE}"):
+        if not self._local:
+            return not self._fs.exists(self._root) or self._fs.exists(f"{self._root}/{_ENDED_FILE}")
+        # local: checked before every save, so kept to a few system calls
+        if not os.path.isdir(self._root) or os.path.exists(f"{self._root}/{_ENDED_FILE}"):
             return True
-        return self._local and leftovers.owner_dead(Path(self._root))
+        if self._owner is None:  # written once, right after the spec
+            self._owner = leftovers.owner_of(Path(self._root))
+        return leftovers.owner_dead(Path(self._root), self._owner)
 
     def remove(self) -> None:
         if self._spill_root is not None:
