@@ -107,7 +107,9 @@ def test_data_too_large_for_shared_memory_spills_to_disk_and_reads_the_same(
     from kedro_dagster_runner.workers import store as store_module
 
     small = np.arange(10)
-    shared_memory_store.save("small", small)  # room enough: stays in memory
+    monkeypatch.setattr(store_module, "SHARED_MEMORY_RESERVE_BYTES", 0)
+    monkeypatch.setattr(store_module, "SHARED_MEMORY_RESERVE_SHARE", 0.0)  # room enough
+    shared_memory_store.save("small", small)  # stays in memory
     monkeypatch.setattr(store_module, "SHARED_MEMORY_RESERVE_SHARE", 1.0)  # no room left
     big = np.arange(100_000)
     shared_memory_store.save("big", big)
