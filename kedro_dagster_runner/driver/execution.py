@@ -237,7 +237,7 @@ class AttachedRun(RunPath):
     def _driver_tags(self, instance: DagsterInstance) -> dict[str, str]:
         """In an instance that outlives this process, this process executes the run: its runs
         are tagged with it, and runs of dead drivers left unfinished are marked failed first."""
-        if instance.is_ephemeral or self._config.runner.instance == "ephemeral":
+        if self._config.runner.instance == "ephemeral":
             return {}
         leftovers.fail_orphaned_runs(instance)
         return leftovers.driver_tags()

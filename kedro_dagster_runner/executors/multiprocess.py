@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -92,11 +92,7 @@ def _ready() -> None:
 def _warm_pool(spec: RunSpec, options: MultiprocessOptions) -> Iterator[None]:
     """Start the run's pool and its workers' Kedro contexts now; the run's launcher takes the
     pool, or it is closed when the block ends."""
-    launcher = PoolLauncher(spec, options)
-    pool = launcher.new_pool()
-    with withheld(spec.private_env_names):
-        for _ in range(launcher.max_concurrent):
-            pool.submit(_ready)
+    pool = PoolLauncher(spec, options).start_pool()
     _WARM_POOLS[spec.handoff_uri or ""] = pool
     interrupted = True
     try:
@@ -128,24 +124,29 @@ class PoolLauncher(FutureLauncher):
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> PoolLauncher:
-        self._pool = _WARM_POOLS.pop(self._spec.handoff_uri or "", None) or self.new_pool()
+        self._pool = _WARM_POOLS.pop(self._spec.handoff_uri or "", None) or self.start_pool()
         return self
 
-    def new_pool(self) -> ProcessPoolExecutor:
-        """A pool for the run; its workers start on the first submits."""
+    def start_pool(self) -> ProcessPoolExecutor:
+        """A pool for the run, its workers starting now (each rebuilds the Kedro context)."""
         # The pool's sockets and semaphores live in multiprocessing's per-process temp dir.
         leftovers.claim(multiprocessing.util.get_temp_dir())
         context = multiprocessing.get_context(self._start_method)
         if self._start_method == "forkserver":
             context.set_forkserver_preload(list(self._preload))
-        # The pool's semaphores start multiprocessing's resource tracker with this environment.
+        # The pool's semaphores start multiprocessing's resource tracker, and each submit here a
+        # worker (the forkserver first), with the environment of the moment: never with the
+        # instance's password.
         with withheld(self._spec.private_env_names):
-            return ProcessPoolExecutor(
+            pool = ProcessPoolExecutor(
                 max_workers=self.max_concurrent,
                 mp_context=context,
                 initializer=_init_pool_worker,
                 initargs=(self._spec.handoff_uri, self._worker_environment(), os.getpid()),
             )
+            for _ in range(self.max_concurrent):
+                pool.submit(_ready)
+        return pool
 
     def _worker_environment(self) -> dict[str, str]:
         hidden = set(self._spec.private_env_names)
@@ -159,11 +160,12 @@ class PoolLauncher(FutureLauncher):
     def _submit(self, op_name: str) -> Future[StepOutcome]:
         if self._pool is None:
             raise RuntimeError("PoolLauncher.launch called outside its with block")
-        # Worker processes (and the forkserver) start on submit, with the environment of the
-        # moment: never with the instance's password. A pool never delivers a node twice: no
-        # lease.
+        # A submit starts a worker while the pool has fewer than it may (start_pool started
+        # them all, unless one finished warming up before the next was asked for); never with
+        # the instance's password. A pool never delivers a node twice: no lease.
+        spawning = len(_compat.pool_processes(self._pool)) < self.max_concurrent
         try:
-            with withheld(self._spec.private_env_names):
+            with withheld(self._spec.private_env_names) if spawning else nullcontext():
                 return self._pool.submit(
                     run_published_step, self._spec.handoff_uri, op_name, None, False
                 )

@@ -39,6 +39,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -495,4 +496,11 @@ def open_store(uri: str) -> RunStore:
                 "opened here: only executors whose nodes run in the driver use it."
             )
         return store
+    return _directory_store(uri)
+
+
+@lru_cache(maxsize=16)
+def _directory_store(uri: str) -> DirectoryStore:
+    """One :class:`DirectoryStore` per URI and process: workers open the store several times
+    per node (it keeps nothing but its location and its owner, read once)."""
     return DirectoryStore(uri)
