@@ -273,9 +273,42 @@ def run_build_job(scratch: Path, timeout: float) -> dict[str, Any]:
     return child.result if child.status == "ok" else {"status": child.status}
 
 
-def run_extras(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
-    """The job-build timing and the CLI start-up comparison."""
+PHASE_RUNNERS = ("SequentialRunner", "kdr:in_process", "kdr:multiprocess")
+
+
+def run_phases(scratch: Path, project: Project, repeats: int, timeout: float) -> dict[str, Any]:
+    """The fixed cost's phases (benchlib/child_phases.py) on ``project``, per runner: the
+    phases of the repeat with the smallest total."""
+    phases: dict[str, Any] = {}
+    for runner in PHASE_RUNNERS:
+        best: dict[str, float] | None = None
+        for attempt in range(repeats):
+            result_file = scratch / f"phases_{runner.replace(':', '_')}_{attempt}.json"
+            command = [
+                sys.executable, "-m", "benchlib.child_phases", "--project", str(project.path),
+                "--runner", runner, "--result", str(result_file),
+            ]  # fmt: skip
+            child = run_child(command, result_file, result_file.with_suffix(".log"), timeout)
+            if child.status != "ok" or child.result.get("check") != "ok":
+                phases[runner] = {"status": child.status, "check": child.result.get("check")}
+                break
+            seconds = child.result["phases_s"]
+            if best is None or sum(seconds.values()) < sum(best.values()):
+                best = seconds
+        else:
+            phases[runner] = best
+    return phases
+
+
+def run_extras(
+    args: argparse.Namespace, scratch: Path, projects: dict[tuple[str, int], Project]
+) -> dict[str, Any]:
+    """The fixed cost's phases, the job-build timing and the CLI start-up comparison."""
     extras: dict[str, Any] = {}
+    chain = projects.get(("chain", 10))
+    if chain is not None:
+        log(f"fixed-cost phases on the 10-node chain (best of {args.cli_repeats}) ...")
+        extras["phases"] = run_phases(scratch, chain, args.cli_repeats, args.timeout)
     log(f"build_job for {targets.BUILD_NODES} nodes ...")
     extras["build_job"] = run_build_job(scratch, args.timeout)
     log(f"kedro run start-up on spaceflights (best of {args.cli_repeats}) ...")
@@ -305,6 +338,8 @@ def render(payload: dict[str, Any], done: list[Config], checks: list[targets.Che
     if kd_table:
         parts += ["\n## kedro-dagster translation time (not in its wall time)\n", kd_table]
     parts += [
+        "\n## Where the fixed cost goes: 10-node chain, one fresh interpreter per run, s\n",
+        report.phases_table(extras.get("phases", {})),
         "\n## Start-up, job build, memory\n",
         report.extras_lines(extras, done, max(sizes)),
         "\n## Targets\n",
@@ -324,7 +359,7 @@ def measure(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         bench.prepare_kedro_dagster()
         projects = generate_projects(scratch / "projects", args.sizes, loops)
         bench.run_matrix(projects, node_seconds)
-        extras = run_extras(args, scratch)
+        extras = run_extras(args, scratch, projects)
     meta.update(
         load_average_end=os.getloadavg(),
         total_s=time.perf_counter() - started,

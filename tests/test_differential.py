@@ -625,6 +625,30 @@ def test_multiprocess_follows_parallel_runner(
     )
 
 
+START_METHOD_SEEDS = _seeds([MULTIPROCESS_SEEDS[0], MULTIPROCESS_SEEDS[-1]])  # fails, succeeds
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+@pytest.mark.parametrize("seed", START_METHOD_SEEDS)
+def test_multiprocess_follows_parallel_runner_under_every_start_method(
+    tmp_path: Path, request: pytest.FixtureRequest, seed: int, start_method: str
+) -> None:
+    """The pool's other start methods (forkserver, the default, is the test above) hold to the
+    same rules: workers started by fork inherit the driver's state, workers started by spawn
+    import everything afresh, and both rebuild the project's context the same way."""
+    gp = gen.generate(seed, max_nodes=MULTIPROCESS_MAX_NODES)
+    ref = reference(gp, tmp_path)
+
+    runner = DagsterRunner(executor="multiprocess", max_concurrent=2, start_method=start_method)
+    got = run_plain(gp, tmp_path, start_method, runner, hooks_in_settings=True)
+    problems = compare_parallel(gp, ref, got)
+
+    assert not problems, _report(
+        gp, f"DagsterRunner(executor='multiprocess', start_method={start_method!r})",
+        problems, request.node.nodeid,
+    )  # fmt: skip
+
+
 # -------------------------------------------------------------------------------------------
 # Through `kedro run`: a generated project on disk
 

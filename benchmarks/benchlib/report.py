@@ -187,6 +187,32 @@ def rss_growth(configs: list[Config], size: int) -> dict[str, float]:
     }
 
 
+def phases_table(phases: dict[str, Any]) -> str:
+    """Seconds per phase of one small run, a column per runner (benchlib/child_phases.py),
+    with each runner's total and its extra over SequentialRunner's total."""
+    measured = {runner: p for runner, p in phases.items() if "status" not in p}
+    failed = [f"- {runner}: {p}" for runner, p in phases.items() if "status" in p]
+    if not measured:
+        return "\n".join(failed) or "not measured"
+    names: list[str] = []
+    for seconds in sorted(measured.values(), key=len, reverse=True):
+        names += [name for name in seconds if name not in names]
+    runners = list(measured)
+    header = "| phase | " + " | ".join(LABELS.get(r, r) for r in runners) + " |"
+    rule = "| --- | " + " | ".join("---:" for _ in runners) + " |"
+    rows = [
+        f"| {name} | " + " | ".join(_fmt(measured[r].get(name)) for r in runners) + " |"
+        for name in names
+    ]
+    totals = {r: sum(measured[r].values()) for r in runners}
+    rows.append("| **total** | " + " | ".join(_fmt(totals[r]) for r in runners) + " |")
+    if "SequentialRunner" in totals:
+        base = totals["SequentialRunner"]
+        extras = " | ".join(f"+{totals[r] - base:.2f}" for r in runners)
+        rows.append(f"| extra over SequentialRunner | {extras} |")
+    return "\n".join([header, rule, *rows, *failed])
+
+
 def extras_lines(extras: dict[str, Any], configs: list[Config], max_size: int) -> str:
     """The CLI start-up, job build and RSS growth lines."""
     lines = []

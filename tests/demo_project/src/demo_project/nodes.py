@@ -58,7 +58,8 @@ def wait_for_release(values: list[int]) -> int:
 
 def hold(values: list[int], release: str) -> int:
     """Blocks until the file ``release`` exists (at most 2 minutes): a node still running when
-    its run is interrupted or its worker killed (``--params release=<path>``)."""
+    its run is interrupted or its worker killed (``--params release=<path>``). Fails when the
+    file says ``fail``."""
     import time
     from pathlib import Path
 
@@ -67,6 +68,8 @@ def hold(values: list[int], release: str) -> int:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{release} never appeared")
         time.sleep(0.1)
+    if Path(release).read_text().strip() == "fail":
+        raise ValueError(f"{release} says fail")
     return len(values)
 
 

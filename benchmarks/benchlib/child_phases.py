@@ -1,0 +1,99 @@
+"""Benchmark child: where the fixed cost of one small run goes, phase by phase.
+
+Usage (``PYTHONPATH=benchmarks``)::
+
+    python -m benchlib.child_phases --project DIR --runner ID --result FILE
+
+In a fresh interpreter, times in order: importing Kedro and creating the session (the same for
+every runner), importing the runner's module, then, for DagsterRunner's serial executors,
+``import dagster`` and the instance storage packages Dagster imports whatever storage it is given
+(SQLAlchemy, alembic), and finally ``session.run``, which is left with what is not an import: the
+run spec, the job, the instance and run records and the nodes themselves. Under ``multiprocess``
+the imports stay inside ``session.run`` (see :data:`OVERLAPPED`). The parent runs it for
+SequentialRunner and for DagsterRunner's executors on the 10-node chain and prints the phases
+side by side, so a regression in any one of them shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from benchlib.child_kedro import RUNNERS, check_outputs, make_runner
+from benchlib.measure import reap_children, stop_forkserver, write_result
+
+DAGSTER_STORAGE_MODULES = (
+    "dagster._core.storage.event_log",
+    "dagster._core.storage.runs",
+    "dagster._core.storage.schedules",
+)
+"""What ``DagsterInstance`` imports for its storages, SQL or not (SQLAlchemy, alembic)."""
+OVERLAPPED = frozenset({"kdr:multiprocess"})
+"""Runners whose pool starts before the driver imports Dagster, so the two overlap: importing
+Dagster first would serialise them, so their imports are left inside ``session.run``."""
+
+
+class Phases:
+    """Consecutive timed phases of one process, in the order they ran."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def mark(self, name: str) -> None:
+        """Close the phase ``name``: the time since the previous mark."""
+        now = time.perf_counter()
+        self.seconds[name] = now - self._last
+        self._last = now
+
+
+def run_once(project_path: Path, runner_id: str) -> dict[str, object]:
+    """Time each phase of one run of ``runner_id`` on the project."""
+    import importlib
+
+    phases = Phases()
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(project_path)
+    session = KedroSession.create(project_path=project_path)
+    phases.mark("import Kedro, bootstrap, create the session")
+    runner = make_runner(runner_id)
+    phases.mark("import the runner")
+    overlapped = runner_id in OVERLAPPED
+    if runner_id.startswith("kdr:") and not overlapped:
+        importlib.import_module("dagster")
+        phases.mark("import dagster")
+        for module in DAGSTER_STORAGE_MODULES:
+            importlib.import_module(module)
+        phases.mark("import Dagster's instance storage (SQLAlchemy, alembic)")
+    with session:
+        outputs = session.run(runner=runner)
+    phases.mark(
+        "session.run: imports of Dagster and its storage, spec, job, instance, run, nodes, "
+        "while the pool starts"
+        if overlapped
+        else "session.run (spec, job, instance, run, pool, nodes)"
+    )
+    check = check_outputs(outputs, project_path)
+    del outputs
+    reap_children()
+    stop_forkserver()
+    return {"phases_s": phases.seconds, "check": check, "pid": os.getpid()}
+
+
+def main() -> None:
+    """Parse the command line, run once and write the result file."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--project", required=True, type=Path)
+    parser.add_argument("--runner", required=True, choices=sorted(RUNNERS))
+    parser.add_argument("--result", required=True)
+    args = parser.parse_args()
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+    write_result(args.result, run_once(args.project, args.runner))
+
+
+if __name__ == "__main__":
+    main()
