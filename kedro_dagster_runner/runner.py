@@ -110,6 +110,8 @@ class DagsterRunner(AbstractRunner):
                 "not read: is 'kedro-dagster-runner' in DISABLE_HOOKS_FOR_PLUGINS (settings.py)?"
             )
         config = self.resolve_config(driver)
+        for notice in config.notices:
+            self._logger.info(notice)
         loader = driver.config_loader if driver else None
         # The instance's password from credentials is set for this run only, then removed.
         with exported(provide_instance_secrets(config.runner.instance, loader)):

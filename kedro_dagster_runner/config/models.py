@@ -164,6 +164,10 @@ class ResolvedConfig(StrictModel):
     runner: RunnerSettings
     executor: ExecutorChoice
     launcher: ExecutorChoice | None = None
+    notices: list[str] = Field(
+        default_factory=list,
+        description="One line per setting of dagster.yml this run reads but does not act on.",
+    )
 
     @property
     def uses_handoff(self) -> bool:

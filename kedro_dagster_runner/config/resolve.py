@@ -37,10 +37,18 @@ from kedro_dagster_runner.config.models import (
     RunnerSettings,
 )
 from kedro_dagster_runner.errors import ConfigError
-from kedro_dagster_runner.executors import KINDS, kind_named
+from kedro_dagster_runner.executors import (
+    KEDRO_DAGSTER_NAMES,
+    KINDS,
+    Adopted,
+    adopt_entry,
+    kind_named,
+)
 from kedro_dagster_runner.executors.options import StrictModel
 
 IGNORED_SECTIONS = ("jobs", "schedules", "sensors", "loggers", "definitions", "dev")
+UNUSED_SECTIONS = ("sensors", "loggers", "definitions", "dev")
+"""kedro-dagster's sections that nothing in the package acts on (a notice says so)."""
 PARAMS = "--runner-params"
 
 
@@ -233,7 +241,12 @@ def resolve_config(
     launcher_origin = sources.of(True, bool(runner_overrides))
     launcher = _resolve_launcher(runner, executor, declared, launcher_origin)
     try:
-        resolved = ResolvedConfig(runner=runner, executor=executor, launcher=launcher)
+        resolved = ResolvedConfig(
+            runner=runner,
+            executor=executor,
+            launcher=launcher,
+            notices=_notices(raw, declared, runner.executor),
+        )
     except ConfigError as exc:  # a check across sections
         raise _fail(sources.of(True, bool(overrides)), f"  {exc}") from None
     if resolved.uses_handoff and runner.handoff:
@@ -254,23 +267,82 @@ def _parse_file(raw: Mapping[str, Any] | None, sources: _Sources) -> DagsterFile
         raise _fail(sources.files, problems) from None
 
 
-def _parse_executor_entry(name: str, entry: object, sources: _Sources) -> tuple[str, object]:
+@dataclass(frozen=True)
+class _Entry:
+    """An ``executors`` entry: the kind that runs it, its options, the key it was written under
+    (a kind, or one of kedro-dagster's keys) and, for kedro-dagster's, how it was adopted."""
+
+    kind: str
+    options: object
+    key: str
+    adopted: Adopted | None = None
+
+    def key_path(self, name: str) -> str:
+        return f"executors.{name}.{self.key}"
+
+    def refuse_if_unrunnable(self, name: str, where: str) -> None:
+        """Raise when the entry, written in kedro-dagster's shape, cannot run as written."""
+        if self.adopted is not None and self.adopted.refusal is not None:
+            raise _fail(where, f"  {self.key_path(name)}: {self.adopted.refusal}")
+
+    def notice(self, name: str) -> str | None:
+        """One line naming what the entry sets that its kind does not act on."""
+        if self.adopted is None or not self.adopted.ignored:
+            return None
+        ignored = "; ".join(f"{key} ({why})" for key, why in self.adopted.ignored.items())
+        return f"{self.key_path(name)}: not acted on by the {self.kind} executor: {ignored}"
+
+
+def _parse_executor_entry(name: str, entry: object, sources: _Sources) -> _Entry:
+    allowed = f"one of {', '.join(KINDS)}, or kedro-dagster's {', '.join(KEDRO_DAGSTER_NAMES)}"
     if not isinstance(entry, Mapping) or len(entry) != 1:
+        merged = (
+            " (entries of the same name in the dagster.yml of several environments are merged: "
+            "give this one another name)"
+            if isinstance(entry, Mapping) and len(entry) > 1
+            else ""
+        )
         raise _fail(
             sources.files,
-            f"  executors.{name}: expected exactly one executor kind as key "
-            f"(one of {', '.join(KINDS)}), got {entry!r}",
+            f"  executors.{name}: expected exactly one executor kind as key ({allowed}), "
+            f"got {entry!r}{merged}",
         )
-    kind, options = next(iter(entry.items()))
-    if kind not in KINDS:
-        close = _close_match(str(kind), KINDS)
-        hint = f" (did you mean {close}?)" if close else ""
-        raise _fail(
-            sources.files,
-            f"  executors.{name}: unknown executor kind '{kind}'{hint}; "
-            f"allowed: {', '.join(KINDS)}",
-        )
-    return kind, options
+    key, options = next(iter(entry.items()))
+    if key in KINDS:
+        return _Entry(key, options, key)
+    if key in KEDRO_DAGSTER_NAMES:
+        if options is not None and not isinstance(options, Mapping):
+            raise _fail(
+                sources.files,
+                f"  executors.{name}.{key}: expected a mapping of options, got {options!r}",
+            )
+        kind, adopted = adopt_entry(key, options or {})
+        return _Entry(kind, adopted.options, key, adopted)
+    close = _close_match(str(key), [*KINDS, *KEDRO_DAGSTER_NAMES])
+    hint = f" (did you mean {close}?)" if close else ""
+    raise _fail(
+        sources.files,
+        f"  executors.{name}: unknown executor kind '{key}'{hint}; allowed: {allowed}",
+    )
+
+
+def _notices(
+    raw: Mapping[str, Any] | None, declared: Mapping[str, _Entry], chosen: str
+) -> list[str]:
+    """One line per thing dagster.yml sets that this run does not act on: kedro-dagster's
+    sections the package does not use, options of the chosen entry its kind ignores, and
+    entries written for executors the package does not have."""
+    lines = []
+    unused = [section for section in UNUSED_SECTIONS if (raw or {}).get(section)]
+    if unused:
+        lines.append(f"dagster.yml: {', '.join(unused)} not used by kedro-dagster-runner")
+    chosen_entry = declared.get(chosen)
+    if chosen_entry is not None and (line := chosen_entry.notice(chosen)):
+        lines.append(line)
+    for name, entry in declared.items():
+        if name != chosen and entry.adopted is not None and entry.adopted.refusal:
+            lines.append(f"{entry.key_path(name)} cannot be selected: {entry.adopted.refusal}")
+    return lines
 
 
 def _validate_options(
@@ -327,15 +399,16 @@ def _foreign_option(key: str, chosen: str, own: list[str]) -> str:
 
 def _choose_executor(
     name: str,
-    declared: Mapping[str, tuple[str, object]],
+    declared: Mapping[str, _Entry],
     option_overrides: Mapping[str, Any],
     sources: _Sources,
     name_from_params: bool,
 ) -> ExecutorChoice:
     """``runner.executor`` (a declared name or a bare kind) with its options validated."""
     if name in declared:
-        kind, options = declared[name]
-        key_path = f"executors.{name}.{kind}"
+        entry = declared[name]
+        entry.refuse_if_unrunnable(name, sources.of(True, name_from_params))
+        kind, options, key_path = entry.kind, entry.options, entry.key_path(name)
     elif name in KINDS:
         kind, options, key_path = name, {}, f"runner.executor ({name})"
     else:
@@ -364,7 +437,7 @@ def _choose_executor(
 def _resolve_launcher(
     runner: RunnerSettings,
     executor: ExecutorChoice,
-    declared: Mapping[str, tuple[str, object]],
+    declared: Mapping[str, _Entry],
     source: str,
 ) -> ExecutorChoice | None:
     """The executor entry that configures the run launcher of a detached run.
@@ -403,15 +476,15 @@ def _resolve_launcher(
             f"(declared: {', '.join(declared) or 'none'}).",
         )
     entry = declared.get(runner.launcher)
-    if entry is None or not kind_named(entry[0]).launches_runs:
-        launchers = [name for name, (kind, _) in declared.items() if kind in launching_kinds]
+    if entry is None or not kind_named(entry.kind).launches_runs:
+        launchers = [name for name, e in declared.items() if e.kind in launching_kinds]
         raise _fail(
             source,
             f"  runner.launcher: '{runner.launcher}' is not a {described} executor under "
             f"'executors'; allowed: {', '.join(launchers) or 'none declared'}",
         )
-    kind, options = entry
-    key_path = f"executors.{runner.launcher}.{kind}"
+    entry.refuse_if_unrunnable(runner.launcher, source)
+    kind, options, key_path = entry.kind, entry.options, entry.key_path(runner.launcher)
     if options is not None and not isinstance(options, Mapping):
         raise _fail(source, f"  {key_path}: expected a mapping of options, got {options!r}")
     validated = _validate_options(kind, options or {}, key_path, lambda keys: source)

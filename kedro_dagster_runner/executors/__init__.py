@@ -26,6 +26,7 @@ from kedro_dagster_runner.executors import (
     multiprocess,
 )
 from kedro_dagster_runner.executors.base import (
+    Adopted,
     ExecutorKind,
     ExecutorOptions,
     InstanceNeed,
@@ -36,12 +37,14 @@ from kedro_dagster_runner.executors.base import (
 __all__ = [
     "CODE_LOCATION_KIND",
     "DEFAULT_KIND",
+    "KEDRO_DAGSTER_NAMES",
     "KINDS",
     "ExecutorKind",
     "ExecutorOptions",
     "InstanceNeed",
     "NodesRun",
     "RunContext",
+    "adopt_entry",
     "kind_named",
 ]
 
@@ -71,3 +74,37 @@ CODE_LOCATION_KIND = dagster_in_process.KIND.name
 def kind_named(name: str) -> ExecutorKind[Any]:
     """The registered kind called ``name`` (``KeyError`` when there is none)."""
     return KINDS[name]
+
+
+_WITHOUT_A_KIND = {
+    name: (
+        f"kedro-dagster's {name} runs each node in a {where} started by a Celery worker; "
+        f"kedro-dagster-runner has no such executor: use {instead}"
+    )
+    for name, where, instead in (
+        ("celery_docker_executor", "Docker container", "docker_executor or celery_executor"),
+        ("celery_k8s_job_executor", "Kubernetes Job", "k8s_job_executor or celery_executor"),
+    )
+}
+
+KEDRO_DAGSTER_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        **{
+            kind.kedro_dagster_name: name
+            for name, kind in _REGISTRY.items()
+            if kind.kedro_dagster_name
+        },
+        **{name: "" for name in _WITHOUT_A_KIND},
+    }
+)
+"""kedro-dagster's executor keys in ``dagster.yml`` -> the kind that reads them (``""`` for
+the keys read but not runnable)."""
+
+
+def adopt_entry(key: str, options: Mapping[str, Any]) -> tuple[str, Adopted]:
+    """The kind and options of an executor entry under one of kedro-dagster's keys
+    (:data:`KEDRO_DAGSTER_NAMES`); an entry no kind can run comes back with its refusal."""
+    name = KEDRO_DAGSTER_NAMES[key]
+    if not name:
+        return key, Adopted(dict(options), refusal=_WITHOUT_A_KIND[key])
+    return name, _REGISTRY[name].adopt_kedro_dagster(options)

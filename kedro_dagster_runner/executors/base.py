@@ -28,7 +28,7 @@ import importlib.util
 import os
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -71,6 +71,23 @@ class Extra:
 
 
 @dataclass(frozen=True)
+class Adopted:
+    """An executor entry written in kedro-dagster's shape, read as options of a kind.
+
+    Attributes:
+        options: The kind's options (validated afterwards by its model, as any entry).
+        ignored: Keys read but not acted on by the kind, each with why (a notice, not an
+            error: the entry still runs).
+        refusal: Why the entry cannot run as written (``None`` when it can); an error only
+            when the run selects the entry.
+    """
+
+    options: dict[str, Any]
+    ignored: dict[str, str] = field(default_factory=dict)
+    refusal: str | None = None
+
+
+@dataclass(frozen=True)
 class RunContext:
     """What a kind's run config and launchers need beyond its options.
 
@@ -97,6 +114,9 @@ class ExecutorKind(Generic[Options]):
     """True when its entry can configure the run launcher of detached runs (``runner.launcher``)."""
     finishes_unfollowed_runs: ClassVar[bool] = False
     """True when its executor ends a detached run nobody follows (MLflow run, handoff store)."""
+    kedro_dagster_name: ClassVar[str | None] = None
+    """kedro-dagster's key for this kind in ``dagster.yml`` (``dask_executor``), whose option
+    shape :meth:`adopt_kedro_dagster` reads; ``None`` when it has none."""
     runs_shipped_pipelines: ClassVar[bool] = False
     """True when its workers can run a pipeline started without a Kedro project (plain Python),
     from the nodes and catalog the driver pickles into the run's store; kinds whose workers must
@@ -107,6 +127,11 @@ class ExecutorKind(Generic[Options]):
     def parse(self, options: ExecutorOptions) -> Options:
         """The typed options of this kind (``options`` were validated by the same model)."""
         return self.options_model.model_validate(dict(options))  # type: ignore[return-value]
+
+    def adopt_kedro_dagster(self, options: Mapping[str, Any]) -> Adopted:
+        """Options of this kind from an entry under :attr:`kedro_dagster_name`, in kedro-dagster's
+        shape (the default takes them as they are)."""
+        return Adopted(dict(options))
 
     def ensure_installed(self) -> None:
         """Raise :class:`MissingExtraError` when the package behind this kind is absent."""

@@ -17,14 +17,16 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from kedro_dagster_runner.errors import ConfigError, DagsterRunnerError
-from kedro_dagster_runner.executors.base import Extra, NodesRun
+from kedro_dagster_runner.executors.base import Adopted, Extra, NodesRun
+from kedro_dagster_runner.executors.kedro_dagster_shapes import adopt
 from kedro_dagster_runner.executors.launcher import NodeLauncher
 from kedro_dagster_runner.executors.options import ConcurrentOptions, PositiveNumber
 from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
@@ -391,8 +393,37 @@ class CeleryKind(PackageExecutorKind[CeleryOptions]):
     runs_shipped_pipelines: ClassVar[bool] = True
     extra: ClassVar[Extra | None] = Extra("celery", "celery")
 
+    kedro_dagster_name: ClassVar[str | None] = "celery_executor"
+
     def make_launcher(self, spec: RunSpec, options: CeleryOptions) -> NodeLauncher:
         return CeleryLauncher(spec, options)
+
+    def adopt_kedro_dagster(self, options: Mapping[str, Any]) -> Adopted:
+        """dagster-celery's shape: ``broker`` (its default: RabbitMQ on
+        ``$DAGSTER_CELERY_BROKER_HOST`` or localhost) and ``backend`` (default ``rpc://``).
+        ``include`` and ``config_source`` configure dagster-celery's own worker app, which this
+        kind does not use; its ``retries`` count is Celery's task retry, not applied."""
+        broker_host = os.environ.get("DAGSTER_CELERY_BROKER_HOST", "localhost")
+        defaults = {"broker": f"pyamqp://guest@{broker_host}//", "backend": "rpc://"}
+        chosen = {key: options.get(key) or value for key, value in defaults.items()}
+        retries = options.get("retries")
+        task_retries = isinstance(retries, int) and not isinstance(retries, bool)
+        return adopt(
+            options,
+            handled=("broker", "backend"),
+            ignored={
+                **(
+                    {"retries": "a count of Celery task retries; not applied"}
+                    if task_retries
+                    else {}
+                ),
+                "include": "workers are `kedro dagster-runner celery-worker`, which import the "
+                "project themselves",
+                "config_source": "the Celery app's settings come from the celery executor's "
+                "options",
+            },
+            extra=chosen,
+        )
 
     def cli_commands(self) -> list[click.Command]:
         return [_worker_command()]

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
 from kedro_dagster_runner.environment import withheld
 from kedro_dagster_runner.errors import DagsterRunnerError, DuplicateStepError
-from kedro_dagster_runner.executors.base import Extra, NodesRun
+from kedro_dagster_runner.executors.base import Adopted, Extra, NodesRun
+from kedro_dagster_runner.executors.kedro_dagster_shapes import adopt
 from kedro_dagster_runner.executors.launcher import FutureLauncher, NodeLauncher
 from kedro_dagster_runner.executors.options import (
     ConcurrentOptions,
@@ -153,8 +155,38 @@ class DaskKind(PackageExecutorKind[DaskOptions]):
     runs_shipped_pipelines: ClassVar[bool] = True
     extra: ClassVar[Extra | None] = Extra("dask", "distributed")
 
+    kedro_dagster_name: ClassVar[str | None] = "dask_executor"
+
     def make_launcher(self, spec: RunSpec, options: DaskOptions) -> NodeLauncher:
         return DaskLauncher(spec, options)
+
+    def adopt_kedro_dagster(self, options: Mapping[str, Any]) -> Adopted:
+        """dagster-dask's ``cluster`` selector: ``existing: {address}`` or ``local: {...}``
+        (``n_workers``, ``threads_per_worker``; other LocalCluster arguments are not used).
+        Cluster managers (yarn, kube, slurm, ...) start a scheduler this kind cannot start."""
+        rest = {key: value for key, value in options.items() if key != "cluster"}
+        cluster = {k: v for k, v in (options.get("cluster") or {}).items() if v is not None}
+        if len(cluster) > 1:
+            return Adopted(rest, refusal=f"cluster names several types: {', '.join(cluster)}")
+        ((kind, settings),) = cluster.items() if cluster else (("local", {}),)
+        settings = dict(settings or {})
+        if kind == "existing":
+            return adopt({**rest, "address": settings.get("address")})
+        if kind == "local":
+            used = ("n_workers", "threads_per_worker")
+            taken = {key: settings[key] for key in used if key in settings}
+            ignored = {
+                f"cluster.local.{key}": "the local cluster takes n_workers and threads_per_worker"
+                for key in settings
+                if key not in used
+            }
+            return Adopted(adopt({**rest, **taken}).options, ignored)
+        return Adopted(
+            rest,
+            refusal=f"cluster type '{kind}': the dask executor starts a local cluster or uses an "
+            "existing scheduler; start the scheduler with your cluster manager and set "
+            "cluster: {existing: {address: ...}}",
+        )
 
 
 KIND = DaskKind()

@@ -9,17 +9,19 @@ detached runs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from kedro_dagster_runner.executors.base import ExecutorOptions, Extra, RunContext
+from kedro_dagster_runner.executors.base import Adopted, ExecutorOptions, Extra, RunContext
 from kedro_dagster_runner.executors.containers import (
     TELEMETRY_OFF,
     ContainerKind,
     ContainerOptions,
     host_paths,
 )
+from kedro_dagster_runner.executors.kedro_dagster_shapes import adopt, split_env_vars
 from kedro_dagster_runner.executors.options import dagster_retries
 
 if TYPE_CHECKING:
@@ -92,6 +94,42 @@ class DockerKind(ContainerKind[DockerOptions]):
     description = "a Docker container per node (dagster-docker), from a project image"
     options_model = DockerOptions
     extra: ClassVar[Extra | None] = Extra("docker", "dagster_docker")
+
+    kedro_dagster_name: ClassVar[str | None] = "docker_executor"
+
+    def adopt_kedro_dagster(self, options: Mapping[str, Any]) -> Adopted:
+        """dagster-docker's shape: ``networks`` (one network), ``env_vars`` (names only),
+        ``container_kwargs.volumes`` (a list of ``host:container[:mode]``). ``registry`` and the
+        other ``container_kwargs`` are not used: the image must be on the Docker host."""
+        networks = [
+            *([options["network"]] if options.get("network") else []),
+            *(options.get("networks") or []),
+        ]
+        names, refusal = split_env_vars(options.get("env_vars") or [])
+        container_kwargs = dict(options.get("container_kwargs") or {})
+        volumes = container_kwargs.pop("volumes", None)
+        extra: dict[str, Any] = {"env_vars": names}
+        if len(set(networks)) > 1:
+            refusal = refusal or f"networks: one network only, got {', '.join(networks)}"
+        elif networks:
+            extra["network"] = networks[0]
+        if isinstance(volumes, list):
+            extra["volumes"] = volumes
+        elif volumes is not None:
+            container_kwargs["volumes"] = volumes
+        ignored = {
+            f"container_kwargs.{key}": "not passed to containers.create" for key in container_kwargs
+        }
+        if not options.get("image"):
+            refusal = refusal or "image: the docker executor needs the project image's name"
+        adopted = adopt(
+            options,
+            handled=("network", "networks", "env_vars", "container_kwargs"),
+            ignored={"registry": "images are not pulled: load the image on the Docker host"},
+            refusal=refusal,
+            extra=extra,
+        )
+        return Adopted(adopted.options, {**adopted.ignored, **ignored}, adopted.refusal)
 
     def executor_definition(self, spec: RunSpec) -> ExecutorDefinition:
         from dagster_docker import docker_executor

@@ -10,17 +10,19 @@ configure it for detached runs. Tested against the project's emulator of the Kub
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from kedro_dagster_runner.executors.base import ExecutorOptions, Extra, RunContext
+from kedro_dagster_runner.executors.base import Adopted, ExecutorOptions, Extra, RunContext
 from kedro_dagster_runner.executors.containers import (
     TELEMETRY_OFF,
     ContainerKind,
     ContainerOptions,
     host_paths,
 )
+from kedro_dagster_runner.executors.kedro_dagster_shapes import adopt, split_env_vars
 from kedro_dagster_runner.executors.options import StrictModel, dagster_retries
 
 if TYPE_CHECKING:
@@ -187,6 +189,53 @@ class K8sKind(ContainerKind[K8sOptions]):
     description = "a Kubernetes Job per node (dagster-k8s), from a project image"
     options_model = K8sOptions
     extra: ClassVar[Extra | None] = Extra("k8s", "dagster_k8s")
+
+    kedro_dagster_name: ClassVar[str | None] = "k8s_job_executor"
+
+    def adopt_kedro_dagster(self, options: Mapping[str, Any]) -> Adopted:
+        """dagster-k8s's shape: ``job_namespace``, ``image_pull_secrets`` as ``[{name}]``,
+        ``resources`` for every node, the image from ``step_k8s_config.container_config``.
+        The other raw Kubernetes settings (``step_k8s_config``, ``per_step_k8s_config``,
+        ``scheduler_name``, ``security_context``) are not applied."""
+        step_config = dict(options.get("step_k8s_config") or {})
+        container = dict(step_config.pop("container_config", None) or {})
+        image = container.pop("image", None)
+        names, refusal = split_env_vars(options.get("env_vars") or [])
+        secrets = [
+            entry["name"] if isinstance(entry, Mapping) else entry
+            for entry in options.get("image_pull_secrets") or []
+        ]
+        extra: dict[str, Any] = {"env_vars": names, "image_pull_secrets": secrets}
+        if options.get("resources"):
+            extra["default_resources"] = options["resources"]
+        if image:
+            extra["image"] = image
+        elif not options.get("image"):
+            refusal = refusal or (
+                "no image: set step_k8s_config.container_config.image to the project image"
+            )
+        not_applied = "raw Kubernetes settings are not applied by the k8s executor"
+        ignored = {
+            f"step_k8s_config.{key}": not_applied
+            for key, value in {
+                **step_config,
+                **({"container_config": 1} if container else {}),
+            }.items()
+            if value
+        }
+        adopted = adopt(
+            options,
+            renamed={"job_namespace": "namespace"},
+            handled=("step_k8s_config", "env_vars", "image_pull_secrets", "resources"),
+            ignored={
+                key: not_applied
+                for key in ("per_step_k8s_config", "scheduler_name", "security_context")
+                if options.get(key)
+            },
+            refusal=refusal,
+            extra=extra,
+        )
+        return Adopted(adopted.options, {**adopted.ignored, **ignored}, adopted.refusal)
 
     def executor_definition(self, spec: RunSpec) -> ExecutorDefinition:
         from dagster_k8s import k8s_job_executor
