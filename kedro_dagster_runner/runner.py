@@ -29,11 +29,13 @@ from kedro_dagster_runner.driver.execution import (
     RunPath,
     check_environment,
 )
+from kedro_dagster_runner.driver.job_selection import select_job
 from kedro_dagster_runner.driver.plan import local_handoff_roots, plan_run
 from kedro_dagster_runner.driver.releaser import DatasetReleaser
 from kedro_dagster_runner.driver.report import run_error
 from kedro_dagster_runner.driver.session_capture import DriverContext, session_capture
 from kedro_dagster_runner.environment import exported
+from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.leftovers import sweep
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ class DagsterRunner(AbstractRunner):
         """
         super().__init__(is_async=is_async)
         self._runner_params = dict(runner_params)
+        self._prepared: dict[str | None, tuple[DriverContext | None, ResolvedConfig]] = {}
 
     @property
     def _logger(self) -> logging.Logger:
@@ -95,14 +98,20 @@ class DagsterRunner(AbstractRunner):
         )
         return resolve_config(raw, self._runner_params, source=source)
 
-    def _run(
+    def run(
         self,
         pipeline: Pipeline,
         catalog: CatalogProtocol,
         hook_manager: PluginManager | None = None,
         run_id: str | None = None,
-    ) -> None:
-        """Plan the run, have Dagster execute it and report the outcome the Kedro way."""
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Kedro's ``AbstractRunner.run``, on the nodes of the job ``runner.job`` names when it
+        names one (:mod:`~kedro_dagster_runner.driver.job_selection`), else on ``pipeline``.
+
+        The configuration is resolved here, before Kedro checks the pipeline's inputs, so that a
+        bad dagster.yml fails before anything else.
+        """
         driver = session_capture.for_run(run_id)
         if driver is None and run_id is not None:
             self._logger.warning(
@@ -112,6 +121,28 @@ class DagsterRunner(AbstractRunner):
         config = self.resolve_config(driver)
         for notice in config.notices:
             self._logger.info(notice)
+        if config.job is not None and config.runner.job is not None:
+            if driver is None:
+                raise ConfigError(
+                    f"runner.job: job '{config.runner.job}' needs the Kedro project's registered "
+                    "pipelines: run it with kedro run (or a KedroSession)."
+                )
+            pipeline, driver = select_job(config.runner.job, config.job, driver)
+        self._prepared[run_id] = (driver, config)
+        try:
+            return super().run(pipeline, catalog, hook_manager, run_id, **kwargs)
+        finally:
+            self._prepared.pop(run_id, None)
+
+    def _run(
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        hook_manager: PluginManager | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        """Plan the run, have Dagster execute it and report the outcome the Kedro way."""
+        driver, config = self._prepared.get(run_id) or (None, self.resolve_config(None))
         loader = driver.config_loader if driver else None
         # The instance's password from credentials is set for this run only, then removed.
         with exported(provide_instance_secrets(config.runner.instance, loader)):

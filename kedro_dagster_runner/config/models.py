@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
+from kedro_dagster_runner.config.jobs import JobSettings, ScheduleSettings
 from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.executors import DEFAULT_KIND, InstanceNeed, NodesRun, kind_named
 from kedro_dagster_runner.executors.options import PositiveCount, StrictModel
@@ -84,6 +85,11 @@ class RunnerSettings(StrictModel):
     """The ``runner:`` section: what DagsterRunner does for ``kedro run``."""
 
     executor: str = Field(default=DEFAULT_KIND, description="An executor name or a bare kind.")
+    job: str | None = Field(
+        default=None,
+        description="A name under jobs: run that job's nodes on its executor instead of the "
+        "pipeline kedro run selects.",
+    )
     instance: InstanceSetting = Field(
         default="ephemeral",
         description="ephemeral: a throw-away instance; dagster_home: the $DAGSTER_HOME one; "
@@ -154,16 +160,27 @@ class DagsterFileModel(StrictModel):
 
     executors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
+    jobs: dict[str, JobSettings] = Field(default_factory=dict)
+    schedules: dict[str, ScheduleSettings] = Field(default_factory=dict)
 
 
 class ResolvedConfig(StrictModel):
     """What a run uses: the runner settings, the chosen executor and, for detached runs, the
     executor entry whose options configure the run launcher (``None`` otherwise or when a
-    ``dagster_home`` instance brings its own run launcher)."""
+    ``dagster_home`` instance brings its own run launcher); the job the run runs, if
+    ``runner.job`` names one, and every job and schedule of the file (the code location's)."""
 
     runner: RunnerSettings
     executor: ExecutorChoice
     launcher: ExecutorChoice | None = None
+    jobs: dict[str, JobSettings] = Field(default_factory=dict)
+    schedules: dict[str, ScheduleSettings] = Field(default_factory=dict)
+
+    @property
+    def job(self) -> JobSettings | None:
+        """The settings of the job ``runner.job`` names (``None`` when it names none)."""
+        return self.jobs[self.runner.job] if self.runner.job else None
+
     notices: list[str] = Field(
         default_factory=list,
         description="One line per setting of dagster.yml this run reads but does not act on.",

@@ -46,8 +46,8 @@ from kedro_dagster_runner.executors import (
 )
 from kedro_dagster_runner.executors.options import StrictModel
 
-IGNORED_SECTIONS = ("jobs", "schedules", "sensors", "loggers", "definitions", "dev")
-UNUSED_SECTIONS = ("sensors", "loggers", "definitions", "dev")
+IGNORED_SECTIONS = ("sensors", "loggers", "definitions", "dev")
+UNUSED_SECTIONS = IGNORED_SECTIONS
 """kedro-dagster's sections that nothing in the package acts on (a notice says so)."""
 PARAMS = "--runner-params"
 
@@ -235,8 +235,10 @@ def resolve_config(
         name: _parse_executor_entry(name, entry, sources)
         for name, entry in parsed.executors.items()
     }
+    _check_job_references(parsed, declared, sources)
+    chosen = _chosen_executor(runner, parsed, runner_overrides, sources)
     executor = _choose_executor(
-        runner.executor, declared, option_overrides, sources, "executor" in runner_overrides
+        chosen, declared, option_overrides, sources, "executor" in runner_overrides
     )
     launcher_origin = sources.of(True, bool(runner_overrides))
     launcher = _resolve_launcher(runner, executor, declared, launcher_origin)
@@ -245,7 +247,9 @@ def resolve_config(
             runner=runner,
             executor=executor,
             launcher=launcher,
-            notices=_notices(raw, declared, runner.executor),
+            jobs=parsed.jobs,
+            schedules=parsed.schedules,
+            notices=_notices(raw, declared, chosen),
         )
     except ConfigError as exc:  # a check across sections
         raise _fail(sources.of(True, bool(overrides)), f"  {exc}") from None
@@ -324,6 +328,52 @@ def _parse_executor_entry(name: str, entry: object, sources: _Sources) -> _Entry
         sources.files,
         f"  executors.{name}: unknown executor kind '{key}'{hint}; allowed: {allowed}",
     )
+
+
+def _check_job_references(
+    parsed: DagsterFileModel, declared: Mapping[str, _Entry], sources: _Sources
+) -> None:
+    """Every job's executor and schedule must name an entry of the file (or a bare kind)."""
+    for name, job in parsed.jobs.items():
+        if job.executor is not None and job.executor not in declared and job.executor not in KINDS:
+            allowed = [*declared, *KINDS]
+            close = _close_match(job.executor, allowed)
+            hint = f" (did you mean {close}?)" if close else ""
+            raise _fail(
+                sources.files,
+                f"  jobs.{name}.executor: '{job.executor}' is neither an executor under "
+                f"'executors' nor a known kind{hint}; allowed: {', '.join(allowed)}",
+            )
+        if isinstance(job.schedule, str) and job.schedule not in parsed.schedules:
+            close = _close_match(job.schedule, parsed.schedules)
+            hint = f" (did you mean {close}?)" if close else ""
+            raise _fail(
+                sources.files,
+                f"  jobs.{name}.schedule: no schedule '{job.schedule}' under 'schedules'{hint}; "
+                f"defined: {', '.join(parsed.schedules) or 'none'}",
+            )
+
+
+def _chosen_executor(
+    runner: RunnerSettings,
+    parsed: DagsterFileModel,
+    runner_overrides: Mapping[str, Any],
+    sources: _Sources,
+) -> str:
+    """The executor the run uses: ``--runner-params executor=``, else the job's (when
+    ``runner.job`` names one that has one), else ``runner.executor``."""
+    if runner.job is not None and runner.job not in parsed.jobs:
+        close = _close_match(runner.job, parsed.jobs)
+        hint = f" (did you mean {close}?)" if close else ""
+        raise _fail(
+            sources.of(True, "job" in runner_overrides),
+            f"  runner.job: no job '{runner.job}' under 'jobs'{hint}; "
+            f"defined: {', '.join(parsed.jobs) or 'none'}",
+        )
+    job = parsed.jobs.get(runner.job) if runner.job else None
+    if "executor" in runner_overrides or job is None or job.executor is None:
+        return runner.executor
+    return job.executor
 
 
 def _notices(

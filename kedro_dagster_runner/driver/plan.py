@@ -24,7 +24,7 @@ from kedro_dagster_runner.driver.tags import run_tags
 from kedro_dagster_runner.errors import DagsterRunnerError, UnpicklableDataError
 from kedro_dagster_runner.executors import NodesRun, kind_named
 from kedro_dagster_runner.mlflow_bridge import driver_run
-from kedro_dagster_runner.naming import job_name_for, unique_op_names
+from kedro_dagster_runner.naming import dagster_name, job_name_for, unique_op_names
 from kedro_dagster_runner.spec import NodeSpec, ProjectSpec, RunSpec
 from kedro_dagster_runner.workers.handoff import (
     detached_handoff_root,
@@ -254,9 +254,13 @@ def _spec(
     mlflow_run_id, mlflow_tracking_uri = driver_run()
     unfollowed = config.runner.detached and not config.runner.wait
     run_cleans_up = kind_named(config.executor.kind).finishes_unfollowed_runs
+    if config.runner.job is not None:
+        tags["kedro/job"] = config.runner.job
     return RunSpec(
         run_id=run_id,
-        job_name=job_name_for(pipeline_names),
+        job_name=dagster_name(config.runner.job)
+        if config.runner.job
+        else job_name_for(pipeline_names),
         nodes=[
             NodeSpec(
                 name=node.name,
