@@ -268,6 +268,47 @@ def worker_hook_manager(hooks: Iterable[object]) -> PluginManager:
     return manager
 
 
+def session_run_params(
+    run_id: str,
+    project_path: str,
+    env: str | None,
+    pipeline_names: list[str],
+    node_names: list[str],
+    runner: str,
+) -> dict[str, Any]:
+    """The ``run_params`` ``KedroSession.run`` passes to pipeline hooks, in this Kedro's shape:
+    the run's id under ``run_id`` (Kedro 1.3+) or ``session_id``, its pipelines under
+    ``pipeline_names`` (1.2+) or ``pipeline_name``."""
+    import inspect
+    from pathlib import PurePath
+
+    from kedro import __version__ as kedro_version
+    from kedro.framework.session import KedroSession
+
+    session_run = inspect.signature(KedroSession.run).parameters
+    version = tuple(int(part) for part in kedro_version.split(".")[:2])
+    params: dict[str, Any] = {"run_id" if version >= (1, 3) else "session_id": run_id}
+    params.update(
+        project_path=PurePath(project_path).as_posix(),
+        env=env,
+        kedro_version=kedro_version,
+        tags=None,
+        from_nodes=None,
+        to_nodes=None,
+        node_names=node_names,
+        from_inputs=None,
+        to_outputs=None,
+        load_versions=None,
+        runtime_params={},
+    )
+    if "pipeline_names" in session_run:
+        params["pipeline_names"] = list(pipeline_names)
+    else:
+        params["pipeline_name"] = pipeline_names[0]
+    params.update(namespaces=None, runner=runner, only_missing_outputs=False)
+    return params
+
+
 def session_hook_manager(session: AbstractSession) -> PluginManager:
     """The hook manager of a session (node and dataset hooks fire on it)."""
     return session._hook_manager

@@ -23,6 +23,7 @@ from kedro_dagster_runner.executors import (
     docker,
     in_process,
     k8s,
+    launched,
     multiprocess,
 )
 from kedro_dagster_runner.executors.base import (
@@ -67,13 +68,16 @@ KINDS: Mapping[str, ExecutorKind[Any]] = MappingProxyType(_REGISTRY)
 DEFAULT_KIND = in_process.KIND.name
 """The kind of ``runner.executor`` when dagster.yml names none."""
 
-CODE_LOCATION_KIND = dagster_in_process.KIND.name
-"""The kind of the code location's jobs (launched from the UI, run in the run worker)."""
+CODE_LOCATION_KIND = launched.KIND.name
+"""The kind of the code location's jobs (launched by Dagster, run in the run worker); not one
+dagster.yml can name, so it is not in :data:`KINDS`."""
+
+_INTERNAL: dict[str, ExecutorKind[Any]] = {launched.KIND.name: launched.KIND}
 
 
 def kind_named(name: str) -> ExecutorKind[Any]:
-    """The registered kind called ``name`` (``KeyError`` when there is none)."""
-    return KINDS[name]
+    """The kind called ``name``, the code location's included (``KeyError`` when none is)."""
+    return KINDS[name] if name in KINDS else _INTERNAL[name]
 
 
 _WITHOUT_A_KIND = {

@@ -62,6 +62,7 @@ class KedroStepExecutor(Executor):
         self._spec = spec
         self._any_failed = False
         self._first_failure: str | None = None
+        self._first_error: BaseException | None = None
         self._launcher = launcher
         self._retries = retries
         self._tag_concurrency_limits = tag_concurrency_limits
@@ -75,6 +76,7 @@ class KedroStepExecutor(Executor):
     ) -> Iterator[DagsterEvent]:
         self._any_failed = False
         self._first_failure = None
+        self._first_error = None
         try:
             yield from self._orchestrate(plan_context, execution_plan)
         except BaseException:
@@ -173,6 +175,7 @@ class KedroStepExecutor(Executor):
             ]
             if events[0].event_type_value == "STEP_FAILURE" and self._first_failure is None:
                 self._first_failure = step.key
+                self._first_error = outcome.failure.stand_in()
         for event in events:
             active.handle_event(event)
             yield event

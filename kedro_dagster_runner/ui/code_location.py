@@ -28,26 +28,42 @@ from typing import TYPE_CHECKING
 
 import dagster
 
-from kedro_dagster_runner.errors import ProjectError
+from kedro_dagster_runner.config import load_project_config, resolve_config
+from kedro_dagster_runner.config.jobs import schedule_name
+from kedro_dagster_runner.errors import ConfigError, ProjectError
 from kedro_dagster_runner.executors import CODE_LOCATION_KIND
-from kedro_dagster_runner.naming import job_name_for, unique_op_names
+from kedro_dagster_runner.naming import dagster_name, job_name_for, unique_op_names
 from kedro_dagster_runner.spec import DERIVED_RUN_ID, NodeSpec, ProjectSpec, RunSpec
 from kedro_dagster_runner.ui.assets import asset_specs
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from kedro.pipeline import Pipeline
+
+    from kedro_dagster_runner.config import ResolvedConfig
+    from kedro_dagster_runner.config.jobs import JobSettings
 
 PROJECT_PATH_ENV = "KEDRO_PROJECT_PATH"
 ENV_ENV = "KEDRO_ENV"
 CONF_SOURCE_ENV = "KEDRO_CONF_SOURCE"
 
 
-def pipeline_run_spec(name: str, pipeline: Pipeline, project: ProjectSpec) -> RunSpec:
-    """The spec of a code-location job: in-process, Kedro run id derived per Dagster run."""
+def pipeline_run_spec(
+    name: str, pipeline: Pipeline, project: ProjectSpec, job: str | None = None
+) -> RunSpec:
+    """The spec of a code-location job: in-process, Kedro run id derived per Dagster run.
+
+    ``name`` is the registered pipeline the nodes come from; ``job`` the dagster.yml job they
+    were selected for (the Dagster job is named after it), if any.
+    """
     op_names = unique_op_names(node.name for node in pipeline.nodes)
+    tags = {"kedro/pipeline": name, "kedro/env": project.env or "", "kedro/runner": "UI"}
+    if job is not None:
+        tags["kedro/job"] = job
     return RunSpec(
         run_id=DERIVED_RUN_ID,
-        job_name=job_name_for([name]),
+        job_name=dagster_name(job) if job is not None else job_name_for([name]),
         nodes=[
             NodeSpec(
                 node.name,
@@ -66,7 +82,7 @@ def pipeline_run_spec(name: str, pipeline: Pipeline, project: ProjectSpec) -> Ru
             conf_source=project.conf_source,
             pipeline_names=[name],
         ),
-        tags={"kedro/pipeline": name, "kedro/env": project.env or "", "kedro/runner": "UI"},
+        tags=tags,
     )
 
 
@@ -84,6 +100,7 @@ def _load(project_path: str, env: str | None, conf_source: str | None) -> dagste
     with KedroSession.create(project_path=project_path, env=env, conf_source=conf_source) as s:
         context = s.load_context()
         catalog = context.catalog
+        config = resolve_config(load_project_config(context.config_loader))
     project = ProjectSpec(
         project_path=str(context.project_path),
         package_name=metadata.package_name,
@@ -92,12 +109,70 @@ def _load(project_path: str, env: str | None, conf_source: str | None) -> dagste
     )
     registered = {name: pipelines[name] for name in sorted(pipelines.keys())}
     everything = registered.get("__default__") or sum(registered.values(), start=Pipeline([]))
-    jobs = [
-        build_job(pipeline_run_spec(name, pipeline, project).to_json())
+    jobs = {
+        name: build_job(pipeline_run_spec(name, pipeline, project).to_json())
         for name, pipeline in registered.items()
         if pipeline.nodes
+    }
+    configured = configured_jobs(config, registered, project)
+    clashes = sorted({job.name for job in jobs.values()} & {job.name for job, _ in configured})
+    if clashes:
+        raise ConfigError(
+            f"jobs: {', '.join(clashes)} is also the name of a pipeline's job: rename the job."
+        )
+    return dagster.Definitions(
+        assets=asset_specs(everything, catalog),
+        jobs=[*jobs.values(), *(job for job, _ in configured)],
+        schedules=[schedule for _, schedules in configured for schedule in schedules],
+    )
+
+
+def configured_jobs(
+    config: ResolvedConfig, registered: Mapping[str, Pipeline], project: ProjectSpec
+) -> list[tuple[dagster.JobDefinition, list[dagster.ScheduleDefinition]]]:
+    """dagster.yml's jobs, each with its schedule (if any), on the code location's executor.
+
+    Raises:
+        ConfigError: A job's pipeline is not registered or its filter is invalid.
+    """
+    from kedro_dagster_runner.job import build_job
+
+    built = []
+    for name, settings in config.jobs.items():
+        pipeline_name = settings.pipeline.pipeline_name
+        if pipeline_name not in registered:
+            raise ConfigError(
+                f"jobs.{name}.pipeline.pipeline_name: no pipeline '{pipeline_name}' is "
+                f"registered; registered: {', '.join(sorted(registered))}"
+            )
+        try:
+            pipeline = settings.pipeline.select(registered[pipeline_name])
+        except ValueError as exc:
+            raise ConfigError(f"jobs.{name}.pipeline: {exc}") from None
+        job = build_job(pipeline_run_spec(pipeline_name, pipeline, project, job=name).to_json())
+        built.append((job, job_schedules(name, settings, config, job)))
+    return built
+
+
+def job_schedules(
+    name: str, settings: JobSettings, config: ResolvedConfig, job: dagster.JobDefinition
+) -> list[dagster.ScheduleDefinition]:
+    """The schedule of job ``name``: a named one of ``schedules`` or its inline one."""
+    if settings.schedule is None:
+        return []
+    named = isinstance(settings.schedule, str)
+    schedule = config.schedules[settings.schedule] if named else settings.schedule
+    return [
+        dagster.ScheduleDefinition(
+            name=schedule_name(name, settings.schedule if named else None),
+            cron_schedule=schedule.cron_schedule,
+            execution_timezone=schedule.execution_timezone,
+            description=schedule.description,
+            metadata=schedule.metadata,
+            default_status=dagster.DefaultScheduleStatus(schedule.default_status),
+            job=job,
+        )
     ]
-    return dagster.Definitions(assets=asset_specs(everything, catalog), jobs=jobs)
 
 
 def build_definitions(
@@ -115,6 +190,12 @@ def build_definitions(
         env or os.environ.get(ENV_ENV),
         conf_source or os.environ.get(CONF_SOURCE_ENV),
     )
+
+
+def job_named(project_path: str, env: str | None, name: str) -> dagster.JobDefinition:
+    """The code location's job ``name`` (a reconstruction target: ``dagster.execute_job`` and
+    other processes rebuild it from these three strings)."""
+    return build_definitions(project_path, env).resolve_job_def(name)
 
 
 @dagster.definitions

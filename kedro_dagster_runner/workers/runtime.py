@@ -169,15 +169,20 @@ def _rebuild_project(spec: RunSpec, project: ProjectSpec, inputs: RunInputs) -> 
         context, spec.run_id, inputs.load_versions, project.pipeline_names
     )
     return NodeRuntime(
-        nodes=_find_nodes(spec, project.pipeline_names, pipelines),
+        nodes=find_nodes(spec, project.pipeline_names, pipelines),
         catalog=catalog,
         hook_manager=_compat.session_hook_manager(session),
     )
 
 
-def _find_nodes(
+def find_nodes(
     spec: RunSpec, pipeline_names: list[str] | None, registry: Mapping[str, Pipeline]
 ) -> dict[str, Node]:
+    """The nodes of ``spec`` in the project's registered pipelines ``pipeline_names``.
+
+    Raises:
+        ProjectError: A node of the spec is in none of them.
+    """
     from kedro.pipeline import Pipeline
 
     combined = Pipeline([])

@@ -1,0 +1,135 @@
+"""Runs Dagster launches itself (launchpad, re-execution, schedule, sensor) fire Kedro's hooks as
+`kedro run` does: the run worker opens the project's session, fires the pipeline hooks once and
+the node and dataset hooks per node, declares undeclared in-memory datasets, and reports a
+failing node's own error to ``on_pipeline_error``.
+
+Each run goes through ``dagster.execute_job`` on the code location's job (the same executor a
+run worker uses), in a child process of its own so that the project's settings stay there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from kedro_projects import hook_calls
+
+EXECUTE = """
+import json, sys
+import dagster
+from dagster import DagsterInstance
+
+project, job_name, result_file = sys.argv[1:4]
+job = dagster.build_reconstructable_job(
+    "kedro_dagster_runner.ui.code_location", "job_named",
+    reconstructable_args=(project, None, job_name),
+)
+with DagsterInstance.local_temp() as instance:
+    result = dagster.execute_job(job, instance=instance, raise_on_error=False)
+    steps = sorted(
+        event.step_key for event in result.all_events if event.event_type_value == "STEP_SUCCESS"
+    )
+    tags = instance.get_run_by_id(result.run_id).tags
+with open(result_file, "w") as stream:
+    json.dump({"success": result.success, "steps": steps, "tags": dict(tags)}, stream)
+"""
+
+JOBS = """
+jobs:
+  first_total:
+    pipeline: {pipeline_name: __default__, to_outputs: [first.total]}
+"""
+
+
+def _launch(project: Path, job: str, tmp_path: Path) -> tuple[dict, Path]:
+    hook_log, result_file = tmp_path / f"{job}.jsonl", tmp_path / f"{job}.json"
+    completed = subprocess.run(
+        [sys.executable, "-c", EXECUTE, str(project), job, str(result_file)],
+        env={**os.environ, "DEMO_HOOK_LOG": str(hook_log)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return json.loads(result_file.read_text()), hook_log
+
+
+def _per_node(hook_log: Path, hook: str) -> Counter:
+    return Counter(call["node"] for call in hook_calls(hook_log, hook))
+
+
+def test_a_launched_run_fires_the_pipeline_hooks_once_and_node_hooks_per_node(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    (demo_project / "conf" / "base" / "dagster.yml").write_text(JOBS)
+
+    result, hook_log = _launch(demo_project, "first_total", tmp_path)
+
+    assert result["success"]
+    assert result["steps"] == ["double", "first__shift", "first__sum"]
+    assert result["tags"]["kedro/job"] == "first_total"
+    (before,) = hook_calls(hook_log, "before_pipeline_run")
+    (after,) = hook_calls(hook_log, "after_pipeline_run")
+    assert hook_calls(hook_log, "on_pipeline_error") == []
+    assert before["pid"] == after["pid"]
+    nodes = {"double": 1, "first.shift": 1, "first.sum": 1}
+    assert _per_node(hook_log, "before_node_run") == nodes
+    assert _per_node(hook_log, "after_node_run") == nodes
+    assert (demo_project / "data" / "out" / "first_total.json").exists()
+    assert not (demo_project / "data" / "out" / "second_total.json").exists()
+
+
+def test_undeclared_in_memory_datasets_pass_between_nodes_of_a_launched_run(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    """`lock` is declared nowhere: Kedro's runners keep it in a MemoryDataset."""
+    result, hook_log = _launch(demo_project, "kedro_unpicklable", tmp_path)
+
+    assert result["success"], result
+    assert result["steps"] == ["double", "make_lock", "use_lock"]
+    assert len(hook_calls(hook_log, "after_pipeline_run")) == 1
+
+
+def test_a_failing_node_reaches_on_pipeline_error_with_its_own_error_and_stops_the_run(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    result, hook_log = _launch(demo_project, "kedro_failing", tmp_path)
+
+    assert not result["success"]
+    assert result["steps"] == ["double_partial"]
+    (error,) = hook_calls(hook_log, "on_pipeline_error")
+    assert error["error"] == "ValueError"
+    assert hook_calls(hook_log, "after_pipeline_run") == []
+    assert _per_node(hook_log, "on_node_error") == {"explode": 1}
+    assert "after_explode" not in _per_node(hook_log, "before_node_run")
+
+
+def test_a_job_from_dagster_yml_gets_its_schedule(demo_project: Path) -> None:
+    (demo_project / "conf" / "base" / "dagster.yml").write_text(
+        JOBS
+        + "    schedule: daily\n"
+        + "schedules:\n  daily: {cron_schedule: '0 6 * * *', execution_timezone: Europe/Paris, "
+        + "default_status: RUNNING}\n"
+    )
+    script = (
+        "import sys, json; from kedro_dagster_runner.ui.code_location import build_definitions\n"
+        "d = build_definitions(sys.argv[1])\n"
+        "s = d.resolve_schedule_def('first_total_daily_schedule')\n"
+        "print(json.dumps([s.cron_schedule, s.execution_timezone, s.job_name, "
+        "s.default_status.value]))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, str(demo_project)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    last_line = completed.stdout.strip().splitlines()[-1]
+    assert json.loads(last_line) == ["0 6 * * *", "Europe/Paris", "first_total", "RUNNING"]
