@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # the same symbols, for annotations
     from dagster._core.execution.retries import RetryMode
     from dagster._core.executor.in_process import InProcessExecutor
     from dagster._core.launcher import RunLauncher, WorkerStatus
+    from dagster._loggers import default_loggers
     from kedro.framework.context import KedroContext
     from kedro.framework.session.abstract_session import AbstractSession
     from kedro.io import AbstractDataset, CatalogProtocol, Version
@@ -76,6 +77,7 @@ __all__ = [  # the Dagster symbols resolve lazily through __getattr__
     "dataset_filepath",
     "dataset_version",
     "dataset_versioned_path",
+    "default_loggers",
     "is_ephemeral",
     "log_to_event_log",
     "mlflow_active_run_stack",
@@ -103,6 +105,7 @@ DAGSTER_SYMBOLS: Mapping[str, str] = {
     "InstanceRef": "dagster._core.instance.ref:InstanceRef",
     "ReconstructableJob": "dagster._core.definitions.reconstruct:ReconstructableJob",
     "InMemoryJob": "dagster._core.definitions.job_base:InMemoryJob",
+    "default_loggers": "dagster._loggers:default_loggers",
     # the ephemeral instance of deploy/ephemeral.py, as DagsterInstance.ephemeral builds it
     "InMemoryEventLogStorage": "dagster._core.storage.event_log.in_memory:InMemoryEventLogStorage",
     "SqlEventLogStorage": "dagster._core.storage.event_log.sql_event_log:SqlEventLogStorage",

@@ -205,7 +205,26 @@ def build_job(spec_json: str) -> dagster.JobDefinition:
             name=spec.job_name,
             executor_def=kind_named(spec.executor_kind).executor_definition(spec),
             tags=spec.tags,
+            **_logger_options(spec),
         )
+
+
+def _logger_options(spec: RunSpec) -> dict[str, object]:
+    """``to_job`` arguments attaching the spec's dagster.yml loggers beside Dagster's console
+    logger, active by default (so launches from the UI and schedules use them too)."""
+    if not spec.loggers:
+        return {}
+    from kedro_dagster_runner import _compat
+    from kedro_dagster_runner.config.loggers import LoggerSettings, logger_definition
+
+    defined = {
+        name: logger_definition(name, LoggerSettings.model_validate(settings))
+        for name, settings in spec.loggers.items()
+    }
+    return {
+        "logger_defs": {**_compat.default_loggers(), **defined},
+        "config": {"loggers": {name: {} for name in defined}},
+    }
 
 
 def build_job_from_store(store_uri: str) -> dagster.JobDefinition:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
+from typing import Any
 
 from kedro_dagster_runner.naming import strip_transcoding
 
@@ -75,6 +76,8 @@ class RunSpec:
         private_env_names: Variables of the driver's environment that processes running only
             nodes do not get (the instance's password variable: only processes that open the
             instance need it).
+        loggers: dagster.yml loggers the job writes its event log to, by name (their settings,
+            as ``config.loggers.LoggerSettings`` dumps them).
     """
 
     run_id: str
@@ -92,6 +95,7 @@ class RunSpec:
     mlflow_tracking_uri: str | None = None
     on_failure: str = "stop"
     private_env_names: list[str] = field(default_factory=list)
+    loggers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def stops_at_first_failure(self) -> bool:

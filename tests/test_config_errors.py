@@ -192,8 +192,8 @@ def test_a_key_of_no_kind_lists_the_runner_keys_and_the_executor_options() -> No
     assert message == (
         f"{HEADER} --runner-params:\n"
         "  unknown key 'zzz': neither a runner key nor an executor option; runner keys: "
-        "dagster_logs, executor, handoff, instance, job, launcher, on_failure, progress, "
-        "submit, wait; options of the in_process executor: retries"
+        "dagster_logs, executor, handoff, instance, job, launcher, loggers, on_failure, "
+        "progress, submit, wait; options of the in_process executor: retries"
     )
 
 
@@ -224,12 +224,12 @@ def test_a_key_of_no_kind_lists_the_runner_keys_and_the_executor_options() -> No
         ),
         (
             {"nothing_like_it": {}},
-            "  nothing_like_it: unknown key; allowed: executors, runner, jobs, schedules "
-            "(ignored: sensors, loggers, definitions, dev)",
+            "  nothing_like_it: unknown key; allowed: executors, runner, jobs, schedules, "
+            "loggers (ignored: sensors, definitions, dev)",
         ),
         (
             {"runner": {"instance": "cloud"}},
-            "  runner.instance: expected ephemeral, dagster_home or {postgres: {...}} "
+            "  runner.instance: expected ephemeral, project, dagster_home or {postgres: {...}} "
             "(got 'cloud')",
         ),
     ],

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
+from kedro_dagster_runner.config.loggers import LoggerSettings
 from kedro_dagster_runner.executors.options import StrictModel
 
 if TYPE_CHECKING:
@@ -86,7 +87,9 @@ class JobSettings(StrictModel):
         default=None, description="A name under executors or a bare kind (default: runner's)."
     )
     schedule: str | ScheduleSettings | None = None
-    loggers: list[str | dict[str, Any]] | None = None
+    loggers: list[str | LoggerSettings] | None = Field(
+        default=None, description="Names under loggers, or loggers written inline."
+    )
 
 
 def schedule_name(job: str, schedule: str | None) -> str:

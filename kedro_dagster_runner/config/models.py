@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from kedro_dagster_runner.config.jobs import JobSettings, ScheduleSettings
+from kedro_dagster_runner.config.loggers import LoggerSettings
 from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.executors import DEFAULT_KIND, InstanceNeed, NodesRun, kind_named
 from kedro_dagster_runner.executors.options import PositiveCount, StrictModel
@@ -70,15 +71,15 @@ def _instance_form(value: object) -> str | None:
 
 
 InstanceSetting = Annotated[
-    Annotated[Literal["ephemeral", "dagster_home"], Tag("name")]
+    Annotated[Literal["ephemeral", "project", "dagster_home"], Tag("name")]
     | Annotated[InstanceSettings, Tag("mapping")],
     Discriminator(
         _instance_form,
         custom_error_type="instance_form",
-        custom_error_message="expected ephemeral, dagster_home or {postgres: {...}}",
+        custom_error_message="expected ephemeral, project, dagster_home or {postgres: {...}}",
     ),
 ]
-"""``runner.instance``: ``ephemeral``, ``dagster_home`` or ``{postgres: {...}}``."""
+"""``runner.instance``: ``ephemeral``, ``project``, ``dagster_home`` or ``{postgres: {...}}``."""
 
 
 class RunnerSettings(StrictModel):
@@ -90,10 +91,16 @@ class RunnerSettings(StrictModel):
         description="A name under jobs: run that job's nodes on its executor instead of the "
         "pipeline kedro run selects.",
     )
+    loggers: list[str] | None = Field(
+        default=None,
+        description="Names under loggers that get the run's Dagster event log (a job's own "
+        "loggers replace them).",
+    )
     instance: InstanceSetting = Field(
         default="ephemeral",
-        description="ephemeral: a throw-away instance; dagster_home: the $DAGSTER_HOME one; "
-        "{postgres: {...}}: a shared instance on Postgres.",
+        description="ephemeral: a throw-away instance; project: the project's own "
+        "(.dagster_home, which kedro dagster-runner ui shows); dagster_home: the $DAGSTER_HOME "
+        "one; {postgres: {...}}: a shared instance on Postgres.",
     )
     handoff: str | None = Field(
         default=None,
@@ -138,13 +145,14 @@ class RunnerSettings(StrictModel):
     @classmethod
     def _instance_name(cls, value: object) -> object:
         """Name every form in the error for an unknown name (``instance: postgres``)."""
-        if isinstance(value, str) and value not in ("ephemeral", "dagster_home"):
-            raise ValueError("expected ephemeral, dagster_home or {postgres: {...}}")
+        if isinstance(value, str) and value not in ("ephemeral", "project", "dagster_home"):
+            raise ValueError("expected ephemeral, project, dagster_home or {postgres: {...}}")
         return value
 
     @property
     def shared_instance(self) -> bool:
-        """True when runs are recorded where other processes and the UI can read them."""
+        """True when runs are recorded where step containers can reach them (Postgres, or a
+        $DAGSTER_HOME whose dagster.yaml says where)."""
         return isinstance(self.instance, InstanceSettings) or self.instance == "dagster_home"
 
     @property
@@ -162,6 +170,7 @@ class DagsterFileModel(StrictModel):
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     jobs: dict[str, JobSettings] = Field(default_factory=dict)
     schedules: dict[str, ScheduleSettings] = Field(default_factory=dict)
+    loggers: dict[str, LoggerSettings] = Field(default_factory=dict)
 
 
 class ResolvedConfig(StrictModel):
@@ -175,11 +184,33 @@ class ResolvedConfig(StrictModel):
     launcher: ExecutorChoice | None = None
     jobs: dict[str, JobSettings] = Field(default_factory=dict)
     schedules: dict[str, ScheduleSettings] = Field(default_factory=dict)
+    loggers: dict[str, LoggerSettings] = Field(default_factory=dict)
 
     @property
     def job(self) -> JobSettings | None:
         """The settings of the job ``runner.job`` names (``None`` when it names none)."""
         return self.jobs[self.runner.job] if self.runner.job else None
+
+    def loggers_of(self, job: str | None) -> dict[str, LoggerSettings]:
+        """The loggers of job ``job`` (its own list, inline ones named ``<job>_logger_<i>``),
+        or for ``None`` those of ``runner.loggers``."""
+        if job is None:
+            return {name: self.loggers[name] for name in self.runner.loggers or []}
+        chosen: dict[str, LoggerSettings] = {}
+        for index, entry in enumerate(self.jobs[job].loggers or []):
+            if isinstance(entry, str):
+                chosen[entry] = self.loggers[entry]
+            else:
+                chosen[f"{job}_logger_{index}"] = entry
+        return chosen
+
+    def run_loggers(self) -> dict[str, LoggerSettings]:
+        """The loggers of this run: its job's when ``runner.job`` names one that has any, else
+        those of ``runner.loggers``."""
+        job = self.job
+        if job is not None and job.loggers is not None:
+            return self.loggers_of(self.runner.job)
+        return self.loggers_of(None)
 
     notices: list[str] = Field(
         default_factory=list,

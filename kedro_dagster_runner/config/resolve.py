@@ -46,7 +46,7 @@ from kedro_dagster_runner.executors import (
 )
 from kedro_dagster_runner.executors.options import StrictModel
 
-IGNORED_SECTIONS = ("sensors", "loggers", "definitions", "dev")
+IGNORED_SECTIONS = ("sensors", "definitions", "dev")
 UNUSED_SECTIONS = IGNORED_SECTIONS
 """kedro-dagster's sections that nothing in the package acts on (a notice says so)."""
 PARAMS = "--runner-params"
@@ -236,6 +236,7 @@ def resolve_config(
         for name, entry in parsed.executors.items()
     }
     _check_job_references(parsed, declared, sources)
+    _check_logger_references(runner, parsed, sources, "loggers" in runner_overrides)
     chosen = _chosen_executor(runner, parsed, runner_overrides, sources)
     executor = _choose_executor(
         chosen, declared, option_overrides, sources, "executor" in runner_overrides
@@ -249,6 +250,7 @@ def resolve_config(
             launcher=launcher,
             jobs=parsed.jobs,
             schedules=parsed.schedules,
+            loggers=parsed.loggers,
             notices=_notices(raw, declared, chosen),
         )
     except ConfigError as exc:  # a check across sections
@@ -351,6 +353,28 @@ def _check_job_references(
                 sources.files,
                 f"  jobs.{name}.schedule: no schedule '{job.schedule}' under 'schedules'{hint}; "
                 f"defined: {', '.join(parsed.schedules) or 'none'}",
+            )
+
+
+def _check_logger_references(
+    runner: RunnerSettings, parsed: DagsterFileModel, sources: _Sources, from_params: bool
+) -> None:
+    """``runner.loggers`` and every job's named loggers must be under ``loggers``."""
+    named = [("runner.loggers", name) for name in runner.loggers or []]
+    named += [
+        (f"jobs.{job}.loggers", entry)
+        for job, settings in parsed.jobs.items()
+        for entry in settings.loggers or []
+        if isinstance(entry, str)
+    ]
+    for key, name in named:
+        if name not in parsed.loggers:
+            close = _close_match(name, parsed.loggers)
+            hint = f" (did you mean {close}?)" if close else ""
+            raise _fail(
+                sources.of(True, from_params) if key == "runner.loggers" else sources.files,
+                f"  {key}: no logger '{name}' under 'loggers'{hint}; "
+                f"defined: {', '.join(parsed.loggers) or 'none'}",
             )
 
 
@@ -498,7 +522,7 @@ def _resolve_launcher(
     """
     if not runner.detached:
         return None
-    if runner.instance == "ephemeral":
+    if runner.instance in ("ephemeral", "project"):
         raise _fail(
             source,
             "  runner.submit: detached runs are recorded in and launched by a shared Dagster "

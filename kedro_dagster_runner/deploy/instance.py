@@ -33,25 +33,21 @@ def _settings(log_level: str) -> dict[str, Any]:
 def postgres_instance_config(
     settings: PostgresSettings, log_level: str, run_launcher: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The ``dagster.yaml`` content of a Postgres-backed instance; the password by env name."""
+    """The ``dagster.yaml`` content of a Postgres-backed instance; the password by env name,
+    when that variable is set (without it, the server's own authentication applies: trust,
+    peer, ``~/.pgpass``)."""
     extra = {"run_launcher": run_launcher} if run_launcher else {}
-    return {
-        **extra,
-        "storage": {
-            "postgres": {
-                "postgres_db": {
-                    "username": settings.username,
-                    "password": {"env": settings.password_env},
-                    "hostname": settings.hostname,
-                    "db_name": settings.db_name,
-                    "port": settings.port,
-                    "scheme": settings.scheme,
-                    "params": {},
-                }
-            }
-        },
-        **_settings(log_level),
+    database: dict[str, Any] = {
+        "username": settings.username,
+        "hostname": settings.hostname,
+        "db_name": settings.db_name,
+        "port": settings.port,
+        "scheme": settings.scheme,
+        "params": {},
     }
+    if settings.password_env in os.environ:
+        database["password"] = {"env": settings.password_env}
+    return {**extra, "storage": {"postgres": {"postgres_db": database}}, **_settings(log_level)}
 
 
 def ui_instance_config(settings: PostgresSettings) -> dict[str, Any]:
@@ -72,7 +68,7 @@ def provide_postgres_password(
     it for the run only, so it is not left behind in the process.
 
     Raises:
-        ConfigError: ``credentials`` names a missing key, or no password is available at all.
+        ConfigError: ``credentials`` names a missing key.
     """
     if settings.credentials:
         entry = (credentials or {}).get(settings.credentials)
@@ -82,7 +78,6 @@ def provide_postgres_password(
                 f"'{settings.credentials}' with a 'password' key."
             )
         return {settings.password_env: str(entry["password"])}
-    require_password_env(settings)
     return {}
 
 
@@ -90,15 +85,12 @@ def provide_instance_secrets(
     setting: InstanceSetting, config_loader: AbstractConfigLoader | None
 ) -> dict[str, str]:
     """For a Postgres instance: the password variable to export for the run when it comes from
-    Kedro credentials (see :func:`provide_postgres_password`), and a check that one exists.
+    Kedro credentials (see :func:`provide_postgres_password`).
 
     Raises:
-        ConfigError: The credentials entry is missing, or no password is available at all.
+        ConfigError: The credentials entry is missing.
     """
-    if not isinstance(setting, InstanceSettings):
-        return {}
-    if not setting.postgres.credentials:
-        require_password_env(setting.postgres)
+    if not isinstance(setting, InstanceSettings) or not setting.postgres.credentials:
         return {}
     from kedro.config import MissingConfigException
 
@@ -110,8 +102,11 @@ def provide_instance_secrets(
 
 
 def instance_env_names(setting: InstanceSetting) -> list[str]:
-    """Variables run workers and step containers need by name to reach the instance."""
-    return [setting.postgres.password_env] if isinstance(setting, InstanceSettings) else []
+    """Variables run workers and step containers need by name to reach the instance: the
+    Postgres password's, when it is set."""
+    if isinstance(setting, InstanceSettings) and setting.postgres.password_env in os.environ:
+        return [setting.postgres.password_env]
+    return []
 
 
 def run_url(setting: InstanceSetting, dagster_run_id: str) -> str | None:
@@ -121,14 +116,22 @@ def run_url(setting: InstanceSetting, dagster_run_id: str) -> str | None:
     return None
 
 
-def require_password_env(settings: PostgresSettings) -> None:
-    """Raise :class:`ConfigError` when the password variable is not set in this process."""
-    if settings.password_env not in os.environ:
-        raise ConfigError(
-            f"runner.instance.postgres: the password environment variable "
-            f"'{settings.password_env}' is not set; export it or set "
-            "runner.instance.postgres.credentials to a key of credentials.yml."
-        )
+PROJECT_HOME = ".dagster_home"
+"""The folder of a project's own Dagster instance (``runner.instance: project``)."""
+
+
+def project_home(project_path: str | Path) -> Path:
+    """``<project>/.dagster_home``, the instance ``kedro run`` and ``kedro dagster-runner ui``
+    share with ``runner.instance: project`` (sqlite storage; created with its dagster.yaml on
+    first use: no telemetry, runs launched from the UI start at once)."""
+    home = Path(project_path) / PROJECT_HOME
+    config = home / "dagster.yaml"
+    if not config.exists():
+        home.mkdir(exist_ok=True)
+        module, cls = _compat.class_path("DefaultRunCoordinator")
+        content = {**_settings("INFO"), "run_coordinator": {"module": module, "class": cls}}
+        config.write_text(yaml.safe_dump(content))
+    return home
 
 
 @contextmanager
@@ -137,12 +140,14 @@ def open_instance(
     needs_persistent: bool,
     log_level: str = "CRITICAL",
     run_launcher: dict[str, Any] | None = None,
+    project_path: str | None = None,
 ) -> Iterator[DagsterInstance]:
     """Yield the instance for a run and dispose of it (and its temporary files) afterwards.
 
     * ``ephemeral``: in-memory, unless ``needs_persistent`` (other processes write events), then
       a throw-away sqlite instance in a temp dir, deleted after the run;
     * ``dagster_home``: the persistent instance ``$DAGSTER_HOME`` points at (kept);
+    * ``project``: the project's own, ``<project_path>/.dagster_home`` (kept);
     * ``{postgres: ...}``: a shared instance on Postgres (what dagster-webserver reads).
 
     ``log_level`` is the level of Dagster's engine messages printed by the instances created here;
@@ -152,7 +157,6 @@ def open_instance(
     from dagster import DagsterInstance
 
     if isinstance(setting, InstanceSettings):
-        require_password_env(setting.postgres)
         home = Path(tempfile.mkdtemp(prefix="kedro-dagster-instance-"))
         leftovers.claim(home)  # removed by a later run if this process dies
         try:
@@ -171,6 +175,16 @@ def open_instance(
                 "runner.instance: ephemeral."
             )
         with DagsterInstance.get() as instance:
+            yield instance
+        return
+    if setting == "project":
+        if project_path is None:
+            raise ConfigError(
+                "runner.instance is 'project' but the run has no Kedro project (plain Python): "
+                "use runner.instance: ephemeral or dagster_home."
+            )
+        ref = _compat.InstanceRef.from_dir(str(project_home(project_path)))
+        with DagsterInstance.from_ref(ref) as instance:
             yield instance
         return
     if not needs_persistent:

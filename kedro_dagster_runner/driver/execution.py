@@ -138,6 +138,7 @@ class RunPath(ABC):
                 self._persistent_instance(),
                 self.log_level,
                 run_launcher=self._run_launcher_section(),
+                project_path=self._spec.project.project_path if self._spec.project else None,
             ) as instance:
                 self._check_instance(instance)
                 recon = isinstance(job, _compat.ReconstructableJob)

@@ -288,4 +288,5 @@ def _spec(
         mlflow_tracking_uri=mlflow_tracking_uri,
         on_failure=config.runner.on_failure,
         private_env_names=instance_env_names(config.runner.instance),
+        loggers={name: logger.model_dump() for name, logger in config.run_loggers().items()},
     )

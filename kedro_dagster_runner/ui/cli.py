@@ -6,9 +6,12 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import click
+
+from kedro_dagster_runner.environment import exported
 
 
 @click.group(name="kedro-dagster-runner")
@@ -43,8 +46,13 @@ def dagster_runner() -> None:
 
 
 def _ui_home(project_path: Path, env: str | None) -> tuple[Path, dict[str, str], bool]:
-    """DAGSTER_HOME for the UI: the runs' instance from dagster.yml, extra environment, and
-    whether the folder is a temporary one of this command (removed when it stops)."""
+    """DAGSTER_HOME for the UI and its daemon, the extra environment they need, and whether the
+    folder is a temporary one of this command (removed when it stops).
+
+    The instance is the one dagster.yml's ``runner.instance`` records runs in: Postgres (a
+    temporary home pointing at it), ``$DAGSTER_HOME``, or the project's own
+    (``<project>/.dagster_home``), which is also the UI's when runs are ``ephemeral``.
+    """
     import tempfile
 
     import yaml
@@ -52,7 +60,11 @@ def _ui_home(project_path: Path, env: str | None) -> tuple[Path, dict[str, str],
     from kedro.framework.startup import bootstrap_project
 
     from kedro_dagster_runner.config import InstanceSettings, load_project_config, resolve_config
-    from kedro_dagster_runner.deploy.instance import provide_instance_secrets, ui_instance_config
+    from kedro_dagster_runner.deploy.instance import (
+        project_home,
+        provide_instance_secrets,
+        ui_instance_config,
+    )
 
     bootstrap_project(project_path)
     with KedroSession.create(project_path=project_path, env=env) as session:
@@ -60,19 +72,25 @@ def _ui_home(project_path: Path, env: str | None) -> tuple[Path, dict[str, str],
         setting = resolve_config(load_project_config(loader)).runner.instance
         secrets = provide_instance_secrets(setting, loader)
     if isinstance(setting, InstanceSettings):
+        with exported(secrets):  # the password variable, if any, is in the config by name
+            config = ui_instance_config(setting.postgres)
         home = Path(tempfile.mkdtemp(prefix="kedro-dagster-ui-"))
-        config = ui_instance_config(setting.postgres)
         (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-        variable = setting.postgres.password_env
-        password = {variable: secrets.get(variable) or os.environ[variable]}
-        return home, password, True
-    if setting == "dagster_home" and os.environ.get("DAGSTER_HOME"):
+        return home, secrets, True
+    if setting == "dagster_home":
+        if not os.environ.get("DAGSTER_HOME"):
+            raise click.ClickException(
+                "runner.instance is 'dagster_home' but DAGSTER_HOME is not set: set it for both "
+                "`kedro run` and this command, or use runner.instance: project."
+            )
         return Path(os.environ["DAGSTER_HOME"]), {}, False
-    raise click.ClickException(
-        "runner.instance in dagster.yml is 'ephemeral': runs are not kept anywhere the UI could "
-        "read them. Set runner.instance to {postgres: {...}} (or dagster_home with "
-        "DAGSTER_HOME set) for both `kedro run` and this command."
-    )
+    home = project_home(project_path)
+    if setting == "ephemeral":
+        click.echo(
+            f"Runs of `kedro run` are not recorded here: dagster.yml's runner.instance is "
+            f"'ephemeral'. Set it to 'project' to see them in this UI ({home})."
+        )
+    return home, {}, False
 
 
 CODE_LOCATION_MODULE = "kedro_dagster_runner.ui.code_location"
@@ -83,10 +101,11 @@ CODE_LOCATION_MODULE = "kedro_dagster_runner.ui.code_location"
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", "-p", type=int, default=3000, show_default=True)
 def ui(env: str | None, host: str, port: int) -> None:
-    """Start dagster-webserver on the runs' instance with this project's code location.
+    """Start dagster-webserver and dagster-daemon (schedules, sensors) on the runs' instance
+    with this project's code location.
 
-    Ctrl-C or SIGTERM stops the webserver and its code server, and removes the temporary
-    DAGSTER_HOME made for a Postgres instance.
+    Ctrl-C or SIGTERM stops both and their code servers, and removes the temporary DAGSTER_HOME
+    made for a Postgres instance.
     """
 
     from kedro_dagster_runner.ui.code_location import ENV_ENV, PROJECT_PATH_ENV
@@ -107,18 +126,32 @@ def ui(env: str | None, host: str, port: int) -> None:
     }
     if env:
         child_env[ENV_ENV] = env
-    command = [webserver, "-h", host, "-p", str(port), "-m", CODE_LOCATION_MODULE]
+    daemon = shutil.which("dagster-daemon")
+    if daemon is None:
+        raise click.ClickException(
+            "dagster-daemon is not installed: pip install 'kedro-dagster-runner[ui]'"
+        )
+    commands = {
+        "webserver": [webserver, "-h", host, "-p", str(port), "-m", CODE_LOCATION_MODULE],
+        "daemon": [daemon, "run", "-m", CODE_LOCATION_MODULE],
+    }
     click.echo(f"Dagster UI: http://{host}:{port}  (instance {home}, Ctrl-C to stop)")
-    # The webserver and the code server it starts get a process group of their own, stopped
-    # as a whole on Ctrl-C or SIGTERM (a service manager stopping this command).
-    process = subprocess.Popen(command, env=child_env, start_new_session=True)
+    # The webserver, the daemon and the code servers they start each get a process group of
+    # their own, stopped as a whole on Ctrl-C or SIGTERM (a service manager stopping this
+    # command), or when either of the two ends.
+    processes = [
+        subprocess.Popen(command, env=child_env, start_new_session=True)
+        for command in commands.values()
+    ]
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        process.wait()
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        _stop_group(process)
+        for process in processes:
+            _stop_group(process)
         signal.signal(signal.SIGTERM, previous)
         if temporary_home:
             shutil.rmtree(home, ignore_errors=True)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from kedro_dagster_runner.config import ResolvedConfig
     from kedro_dagster_runner.config.jobs import JobSettings
+    from kedro_dagster_runner.config.loggers import LoggerSettings
 
 PROJECT_PATH_ENV = "KEDRO_PROJECT_PATH"
 ENV_ENV = "KEDRO_ENV"
@@ -50,7 +51,11 @@ CONF_SOURCE_ENV = "KEDRO_CONF_SOURCE"
 
 
 def pipeline_run_spec(
-    name: str, pipeline: Pipeline, project: ProjectSpec, job: str | None = None
+    name: str,
+    pipeline: Pipeline,
+    project: ProjectSpec,
+    job: str | None = None,
+    loggers: Mapping[str, LoggerSettings] | None = None,
 ) -> RunSpec:
     """The spec of a code-location job: in-process, Kedro run id derived per Dagster run.
 
@@ -83,6 +88,7 @@ def pipeline_run_spec(
             pipeline_names=[name],
         ),
         tags=tags,
+        loggers={name: logger.model_dump() for name, logger in (loggers or {}).items()},
     )
 
 
@@ -149,7 +155,10 @@ def configured_jobs(
             pipeline = settings.pipeline.select(registered[pipeline_name])
         except ValueError as exc:
             raise ConfigError(f"jobs.{name}.pipeline: {exc}") from None
-        job = build_job(pipeline_run_spec(pipeline_name, pipeline, project, job=name).to_json())
+        spec = pipeline_run_spec(
+            pipeline_name, pipeline, project, job=name, loggers=config.loggers_of(name)
+        )
+        job = build_job(spec.to_json())
         built.append((job, job_schedules(name, settings, config, job)))
     return built
 
