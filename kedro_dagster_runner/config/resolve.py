@@ -46,7 +46,7 @@ from kedro_dagster_runner.executors import (
 )
 from kedro_dagster_runner.executors.options import StrictModel
 
-IGNORED_SECTIONS = ("sensors", "definitions", "dev")
+IGNORED_SECTIONS = ("definitions", "dev")
 UNUSED_SECTIONS = IGNORED_SECTIONS
 """kedro-dagster's sections that nothing in the package acts on (a notice says so)."""
 PARAMS = "--runner-params"
@@ -251,6 +251,7 @@ def resolve_config(
             jobs=parsed.jobs,
             schedules=parsed.schedules,
             loggers=parsed.loggers,
+            sensors=parsed.sensors,
             notices=_notices(raw, declared, chosen),
         )
     except ConfigError as exc:  # a check across sections

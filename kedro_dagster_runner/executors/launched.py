@@ -54,6 +54,8 @@ class LaunchedRunExecutor(KedroStepExecutor):
         from kedro_dagster_runner.workers.launched_run import LaunchedRun
 
         spec = spec_for_dagster_run(self._job_spec, plan_context.run_id, plan_context.instance)
+        # The Kedro run id (the save version of versioned datasets), findable in the UI.
+        plan_context.instance.add_run_tags(plan_context.run_id, {"kedro/run_id": spec.run_id})
         executed = set(execution_plan.step_keys_to_execute)
         op_names = [node.op_name for node in spec.nodes if node.op_name in executed]
         run = LaunchedRun.open(spec, op_names)

@@ -135,6 +135,7 @@ def ui(env: str | None, host: str, port: int) -> None:
         "webserver": [webserver, "-h", host, "-p", str(port), "-m", CODE_LOCATION_MODULE],
         "daemon": [daemon, "run", "-m", CODE_LOCATION_MODULE],
     }
+    _create_storage(home, extra_env)
     click.echo(f"Dagster UI: http://{host}:{port}  (instance {home}, Ctrl-C to stop)")
     # The webserver, the daemon and the code servers they start each get a process group of
     # their own, stopped as a whole on Ctrl-C or SIGTERM (a service manager stopping this
@@ -155,6 +156,17 @@ def ui(env: str | None, host: str, port: int) -> None:
         signal.signal(signal.SIGTERM, previous)
         if temporary_home:
             shutil.rmtree(home, ignore_errors=True)
+
+
+def _create_storage(home: Path, extra_env: dict[str, str]) -> None:
+    """Create (or migrate) the instance's tables once, before the webserver and the daemon
+    start: both would otherwise create a new sqlite instance's tables at once, and one fails."""
+    from dagster import DagsterInstance
+
+    from kedro_dagster_runner import _compat
+
+    with exported(extra_env), DagsterInstance.from_ref(_compat.InstanceRef.from_dir(str(home))):
+        pass
 
 
 def _interrupt(signum: int, frame: object) -> None:

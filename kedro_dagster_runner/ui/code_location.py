@@ -35,6 +35,7 @@ from kedro_dagster_runner.executors import CODE_LOCATION_KIND
 from kedro_dagster_runner.naming import dagster_name, job_name_for, unique_op_names
 from kedro_dagster_runner.spec import DERIVED_RUN_ID, NodeSpec, ProjectSpec, RunSpec
 from kedro_dagster_runner.ui.assets import asset_specs
+from kedro_dagster_runner.ui.sensors import sensor_definition
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -126,10 +127,14 @@ def _load(project_path: str, env: str | None, conf_source: str | None) -> dagste
         raise ConfigError(
             f"jobs: {', '.join(clashes)} is also the name of a pipeline's job: rename the job."
         )
+    all_jobs = {job.name: job for job in [*jobs.values(), *(job for job, _ in configured)]}
     return dagster.Definitions(
         assets=asset_specs(everything, catalog),
-        jobs=[*jobs.values(), *(job for job, _ in configured)],
+        jobs=list(all_jobs.values()),
         schedules=[schedule for _, schedules in configured for schedule in schedules],
+        sensors=[
+            sensor_definition(name, settings, all_jobs) for name, settings in config.sensors.items()
+        ],
     )
 
 
