@@ -178,3 +178,10 @@ def test_the_resolved_configuration_carries_every_job_and_schedule() -> None:
     assert config.jobs["second_stats"].pipeline.namespaces() == ["second"]
     assert config.schedules["daily"].cron_schedule == "0 6 * * *"
     assert config.executor.kind == "in_process"  # without runner.job, the runner's executor
+
+
+def test_kedro_dagster_job_factories_are_named_and_left_out() -> None:
+    config = resolve_config({**JOBS_FILE, "jobs": {**JOBS_FILE["jobs"], "{namespace}_job": {}}})
+
+    assert sorted(config.jobs) == ["first_total", "second_stats"]
+    assert any("{namespace}_job not used" in line for line in config.notices)

@@ -235,6 +235,10 @@ def resolve_config(
         name: _parse_executor_entry(name, entry, sources)
         for name, entry in parsed.executors.items()
     }
+    factories = sorted(name for name in parsed.jobs if "{" in name)
+    parsed = parsed.model_copy(
+        update={"jobs": {k: v for k, v in parsed.jobs.items() if k not in factories}}
+    )
     _check_job_references(parsed, declared, sources)
     _check_logger_references(runner, parsed, sources, "loggers" in runner_overrides)
     chosen = _chosen_executor(runner, parsed, runner_overrides, sources)
@@ -252,7 +256,7 @@ def resolve_config(
             schedules=parsed.schedules,
             loggers=parsed.loggers,
             sensors=parsed.sensors,
-            notices=_notices(raw, declared, chosen),
+            notices=_notices(raw, declared, chosen) + _factory_notices(factories),
         )
     except ConfigError as exc:  # a check across sections
         raise _fail(sources.of(True, bool(overrides)), f"  {exc}") from None
@@ -399,6 +403,17 @@ def _chosen_executor(
     if "executor" in runner_overrides or job is None or job.executor is None:
         return runner.executor
     return job.executor
+
+
+def _factory_notices(factories: list[str]) -> list[str]:
+    """kedro-dagster's job factories (a ``{placeholder}`` in the job's name, one job per
+    namespace) are read but not acted on."""
+    if not factories:
+        return []
+    return [
+        f"jobs: {', '.join(factories)} not used: kedro-dagster's job factories ({{placeholder}} "
+        "in the name) are not supported; write one job per namespace (node_namespace)"
+    ]
 
 
 def _notices(
