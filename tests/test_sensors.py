@@ -106,3 +106,27 @@ def test_bad_sensor_entries_name_the_key_to_fix(sensor: dict, expected: str) -> 
         resolve_config({"sensors": {"s": sensor}})
 
     assert expected in str(error.value)
+
+
+def test_the_example_project_has_its_job_schedule_and_sensor(example_project: Path) -> None:
+    script = (
+        "import json, sys\n"
+        "from kedro_dagster_runner.ui.code_location import build_definitions\n"
+        "d = build_definitions(sys.argv[1])\n"
+        "print(json.dumps({\n"
+        "  'jobs': sorted(j.name for j in d.jobs),\n"
+        "  'schedules': [(s.name, s.job_name, s.cron_schedule) for s in d.schedules],\n"
+        "  'sensors': [s.name for s in d.sensors],\n"
+        "}))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, str(example_project)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    described = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert described == {
+        "jobs": ["kedro_data_processing", "kedro_data_science", "kedro_default", "training"],
+        "schedules": [["training_nightly_schedule", "training", "0 2 * * *"]],
+        "sensors": ["training_failed"],
+    }
