@@ -214,9 +214,9 @@ def test_unknown_kinds_list_kedro_dagsters_keys_too() -> None:
 
 
 def test_sections_nothing_uses_are_named_once() -> None:
-    config = _resolve("sequential", sensors={"s": {}}, definitions={"x": 1})
+    config = _resolve("sequential", dev={"port": 3000}, definitions={"x": 1})
 
-    assert "dagster.yml: sensors, definitions not used by kedro-dagster-runner" in config.notices
+    assert "dagster.yml: definitions, dev not used by kedro-dagster-runner" in config.notices
 
 
 def test_a_kedro_dagster_file_runs_the_example_on_its_dask_executor_with_the_same_bytes(
