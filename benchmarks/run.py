@@ -281,7 +281,7 @@ def run_phases(scratch: Path, project: Project, repeats: int, timeout: float) ->
     phases of the repeat with the smallest total."""
     phases: dict[str, Any] = {}
     for runner in PHASE_RUNNERS:
-        best: dict[str, float] | None = None
+        best: list[list[Any]] | None = None
         for attempt in range(repeats):
             result_file = scratch / f"phases_{runner.replace(':', '_')}_{attempt}.json"
             command = [
@@ -292,8 +292,8 @@ def run_phases(scratch: Path, project: Project, repeats: int, timeout: float) ->
             if child.status != "ok" or child.result.get("check") != "ok":
                 phases[runner] = {"status": child.status, "check": child.result.get("check")}
                 break
-            seconds = child.result["phases_s"]
-            if best is None or sum(seconds.values()) < sum(best.values()):
+            seconds = child.result["phases_s"]  # [[phase, seconds], ...] in order
+            if best is None or sum(s for _, s in seconds) < sum(s for _, s in best):
                 best = seconds
         else:
             phases[runner] = best

@@ -133,3 +133,25 @@ def test_a_job_from_dagster_yml_gets_its_schedule(demo_project: Path) -> None:
     assert completed.returncode == 0, completed.stderr
     last_line = completed.stdout.strip().splitlines()[-1]
     assert json.loads(last_line) == ["0 6 * * *", "Europe/Paris", "first_total", "RUNNING"]
+
+
+def test_a_launched_run_of_a_job_runs_on_the_jobs_executor(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    """A job whose executor is the pool: the run worker plans the run as kedro run does, its
+    nodes run (and fire their hooks) in pool workers, the pipeline hooks in the run worker."""
+    (demo_project / "conf" / "base" / "dagster.yml").write_text(
+        "executors: {pool: {multiprocess: {max_concurrent: 2}}}\n" + JOBS + "    executor: pool\n"
+    )
+
+    result, hook_log = _launch(demo_project, "first_total", tmp_path)
+
+    assert result["success"], result
+    assert result["tags"]["kedro/executor"] == "pool"
+    (before,) = hook_calls(hook_log, "before_pipeline_run")
+    (after,) = hook_calls(hook_log, "after_pipeline_run")
+    assert before["pid"] == after["pid"]
+    node_pids = {call["pid"] for call in hook_calls(hook_log, "before_node_run")}
+    assert before["pid"] not in node_pids  # the nodes ran in the pool's workers
+    assert _per_node(hook_log, "after_node_run") == {"double": 1, "first.shift": 1, "first.sum": 1}
+    assert (demo_project / "data" / "out" / "first_total.json").exists()

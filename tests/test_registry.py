@@ -143,3 +143,22 @@ def test_only_container_kinds_launch_runs_and_name_a_run_launcher() -> None:
     assert launching == {"docker", "k8s"}
     with pytest.raises(ConfigError, match="cannot launch runs"):
         kind_named("multiprocess").run_launcher({}, None, RunContext())  # type: ignore[arg-type]
+
+
+def test_importing_the_runner_and_its_configuration_does_not_import_dagster() -> None:
+    """The multiprocess pool starts before the driver imports Dagster, so that the two overlap
+    (docs/performance.md); every kind module and the configuration must stay free of it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from kedro_dagster_runner import DagsterRunner\n"
+        "import kedro_dagster_runner.executors, kedro_dagster_runner.config\n"
+        "import kedro_dagster_runner.driver.plan, kedro_dagster_runner.driver.job_selection\n"
+        "print(sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.')))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert completed.stdout.strip().splitlines()[-1] == "[]"

@@ -39,13 +39,13 @@ class Phases:
     """Consecutive timed phases of one process, in the order they ran."""
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+        self.seconds: list[tuple[str, float]] = []
         self._last = time.perf_counter()
 
     def mark(self, name: str) -> None:
         """Close the phase ``name``: the time since the previous mark."""
         now = time.perf_counter()
-        self.seconds[name] = now - self._last
+        self.seconds.append((name, now - self._last))
         self._last = now
 
 
@@ -81,6 +81,7 @@ def run_once(project_path: Path, runner_id: str) -> dict[str, object]:
     del outputs
     reap_children()
     stop_forkserver()
+    # pairs, in the order the phases ran (the result file's keys are sorted)
     return {"phases_s": phases.seconds, "check": check, "pid": os.getpid()}
 
 

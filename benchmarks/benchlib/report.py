@@ -188,15 +188,16 @@ def rss_growth(configs: list[Config], size: int) -> dict[str, float]:
 
 
 def phases_table(phases: dict[str, Any]) -> str:
-    """Seconds per phase of one small run, a column per runner (benchlib/child_phases.py),
-    with each runner's total and its extra over SequentialRunner's total."""
-    measured = {runner: p for runner, p in phases.items() if "status" not in p}
-    failed = [f"- {runner}: {p}" for runner, p in phases.items() if "status" in p]
+    """Seconds per phase of one small run, a column per runner (benchlib/child_phases.py:
+    ``[[phase, seconds], ...]`` in the order they ran), with each runner's total and its extra
+    over SequentialRunner's total."""
+    measured = {runner: dict(p) for runner, p in phases.items() if isinstance(p, list)}
+    failed = [f"- {runner}: {p}" for runner, p in phases.items() if not isinstance(p, list)]
     if not measured:
         return "\n".join(failed) or "not measured"
     names: list[str] = []
-    for seconds in sorted(measured.values(), key=len, reverse=True):
-        names += [name for name in seconds if name not in names]
+    for runner in sorted(measured, key=lambda r: -len(measured[r])):
+        names += [name for name, _ in phases[runner] if name not in names]
     runners = list(measured)
     header = "| phase | " + " | ".join(LABELS.get(r, r) for r in runners) + " |"
     rule = "| --- | " + " | ".join("---:" for _ in runners) + " |"

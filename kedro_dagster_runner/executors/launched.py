@@ -3,7 +3,7 @@
 
 No ``kedro run`` process is behind such a run, so its run worker takes that part: around the
 steps it executes it opens the project's Kedro session and fires the pipeline hooks once
-(:class:`~kedro_dagster_runner.workers.launched_run.LaunchedRun`), and runs the nodes one after
+(:class:`~kedro_dagster_runner.driver.launched_run.LaunchedRun`), and runs the nodes one after
 the other against that session's catalog and hook manager, in Kedro's order, through the
 package's executor (:class:`~kedro_dagster_runner.executors.kedro_executor.KedroStepExecutor`):
 the same events, the same stop at the first failure as ``kedro run`` with ``in_process``.
@@ -15,13 +15,10 @@ that run's ``execution.config``, which holds the options of whatever kind ran it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kedro_dagster_runner import _compat
 from kedro_dagster_runner.executors.base import ExecutorKind, ExecutorOptions, NodesRun, RunContext
-from kedro_dagster_runner.executors.in_process import InlineLauncher
-from kedro_dagster_runner.executors.kedro_executor import KedroStepExecutor
 from kedro_dagster_runner.executors.options import (
     CommonOptions,
     dagster_retries,
@@ -29,9 +26,8 @@ from kedro_dagster_runner.executors.options import (
 )
 
 if TYPE_CHECKING:
-    from dagster import DagsterEvent, ExecutorDefinition, InitExecutorContext
+    from dagster import ExecutorDefinition, InitExecutorContext
 
-    from kedro_dagster_runner._compat import ExecutionPlan, PlanOrchestrationContext, RetryMode
     from kedro_dagster_runner.spec import RunSpec
 
 
@@ -39,41 +35,9 @@ class LaunchedOptions(CommonOptions):
     """Options of the code location's executor (``retries`` only)."""
 
 
-class LaunchedRunExecutor(KedroStepExecutor):
-    """Runs the steps of a launched run inline, inside the Kedro session the run worker opens
-    for it, with the pipeline hooks around them."""
-
-    def __init__(self, spec: RunSpec, retries: RetryMode) -> None:
-        super().__init__(spec, InlineLauncher(spec), retries)
-        self._job_spec = spec
-
-    def execute(
-        self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
-    ) -> Iterator[DagsterEvent]:
-        from kedro_dagster_runner.job import spec_for_dagster_run
-        from kedro_dagster_runner.workers.launched_run import LaunchedRun
-
-        spec = spec_for_dagster_run(self._job_spec, plan_context.run_id, plan_context.instance)
-        # The Kedro run id (the save version of versioned datasets), findable in the UI.
-        plan_context.instance.add_run_tags(plan_context.run_id, {"kedro/run_id": spec.run_id})
-        executed = set(execution_plan.step_keys_to_execute)
-        op_names = [node.op_name for node in spec.nodes if node.op_name in executed]
-        run = LaunchedRun.open(spec, op_names)
-        try:
-            self._spec = run.spec
-            self._launcher = InlineLauncher(run.spec)
-            try:
-                run.started()
-                yield from super().execute(plan_context, execution_plan)
-            except BaseException as error:
-                run.failed(error)
-                raise
-            if self._first_error is not None:
-                run.failed(self._first_error)
-            elif not self._any_failed:
-                run.succeeded()
-        finally:
-            run.close()
+EXECUTOR_TAG = "kedro/executor"
+"""Tag of a code-location job: the ``dagster.yml`` executor its runs use (an entry's name or a
+kind; none: ``runner.executor``)."""
 
 
 class LaunchedKind(ExecutorKind[LaunchedOptions]):
@@ -84,6 +48,8 @@ class LaunchedKind(ExecutorKind[LaunchedOptions]):
 
     def executor_definition(self, spec: RunSpec) -> ExecutorDefinition:
         from dagster import Permissive, executor
+
+        from kedro_dagster_runner.executors.launched_executor import LaunchedRunExecutor
 
         @executor(name="kedro_launched", config_schema=Permissive())
         def kedro_launched(init_context: InitExecutorContext) -> LaunchedRunExecutor:

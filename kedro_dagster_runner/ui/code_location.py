@@ -32,6 +32,7 @@ from kedro_dagster_runner.config import load_project_config, resolve_config
 from kedro_dagster_runner.config.jobs import schedule_name
 from kedro_dagster_runner.errors import ConfigError, ProjectError
 from kedro_dagster_runner.executors import CODE_LOCATION_KIND
+from kedro_dagster_runner.executors.launched import EXECUTOR_TAG
 from kedro_dagster_runner.naming import dagster_name, job_name_for, unique_op_names
 from kedro_dagster_runner.spec import DERIVED_RUN_ID, NodeSpec, ProjectSpec, RunSpec
 from kedro_dagster_runner.ui.assets import asset_specs
@@ -57,16 +58,20 @@ def pipeline_run_spec(
     project: ProjectSpec,
     job: str | None = None,
     loggers: Mapping[str, LoggerSettings] | None = None,
+    executor: str | None = None,
 ) -> RunSpec:
     """The spec of a code-location job: in-process, Kedro run id derived per Dagster run.
 
     ``name`` is the registered pipeline the nodes come from; ``job`` the dagster.yml job they
-    were selected for (the Dagster job is named after it), if any.
+    were selected for (the Dagster job is named after it), if any; ``executor`` the dagster.yml
+    executor its runs use (see :mod:`kedro_dagster_runner.executors.launched`).
     """
     op_names = unique_op_names(node.name for node in pipeline.nodes)
     tags = {"kedro/pipeline": name, "kedro/env": project.env or "", "kedro/runner": "UI"}
     if job is not None:
         tags["kedro/job"] = job
+    if executor is not None:
+        tags[EXECUTOR_TAG] = executor
     return RunSpec(
         run_id=DERIVED_RUN_ID,
         job_name=dagster_name(job) if job is not None else job_name_for([name]),
@@ -117,7 +122,9 @@ def _load(project_path: str, env: str | None, conf_source: str | None) -> dagste
     registered = {name: pipelines[name] for name in sorted(pipelines.keys())}
     everything = registered.get("__default__") or sum(registered.values(), start=Pipeline([]))
     jobs = {
-        name: build_job(pipeline_run_spec(name, pipeline, project).to_json())
+        name: build_job(
+            pipeline_run_spec(name, pipeline, project, executor=config.runner.executor).to_json()
+        )
         for name, pipeline in registered.items()
         if pipeline.nodes
     }
@@ -161,7 +168,12 @@ def configured_jobs(
         except ValueError as exc:
             raise ConfigError(f"jobs.{name}.pipeline: {exc}") from None
         spec = pipeline_run_spec(
-            pipeline_name, pipeline, project, job=name, loggers=config.loggers_of(name)
+            pipeline_name,
+            pipeline,
+            project,
+            job=name,
+            loggers=config.loggers_of(name),
+            executor=settings.executor or config.runner.executor,
         )
         job = build_job(spec.to_json())
         built.append((job, job_schedules(name, settings, config, job)))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro_dagster_runner import _compat
+from kedro_dagster_runner.driver.session_capture import DriverContext
 from kedro_dagster_runner.errors import ProjectError
 from kedro_dagster_runner.workers.runtime import NodeRuntime, find_nodes
 from kedro_dagster_runner.workers.store import create_live_store
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from kedro.framework.session.abstract_session import AbstractSession
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
+    from pluggy import PluginManager
 
     from kedro_dagster_runner.spec import RunSpec
     from kedro_dagster_runner.workers.store import LiveStore
@@ -48,11 +50,22 @@ class LaunchedRun:
     spec: RunSpec
     """The run's spec, pointed at the live store (nodes run against this run's catalog)."""
     pipeline: Pipeline
+    """The nodes the run executes."""
+    job_pipeline: Pipeline
+    """Every node of the job (a re-execution executes some of them)."""
     catalog: CatalogProtocol
     run_params: dict[str, Any]
+    driver: DriverContext
+    """The session as ``kedro run``'s plugin hook would have recorded it (to plan the run on
+    an executor whose nodes run in other processes)."""
     _session: AbstractSession
     _store: LiveStore
     _runtime: NodeRuntime
+
+    @property
+    def hook_manager(self) -> PluginManager:
+        """The session's hook manager."""
+        return self._runtime.hook_manager
 
     @classmethod
     def open(cls, spec: RunSpec, op_names: Iterable[str]) -> LaunchedRun:
@@ -78,8 +91,10 @@ class LaunchedRun:
             {},
             project.pipeline_names,
         )
-        executed = [spec.node_by_op[op] for op in op_names]
-        nodes = find_nodes(replace(spec, nodes=executed), project.pipeline_names, pipelines)
+        executed = {spec.node_by_op[op].name for op in op_names}
+        every_node = find_nodes(spec, project.pipeline_names, pipelines)
+        job_pipeline = Pipeline(list(every_node.values()))
+        nodes = {name: node for name, node in every_node.items() if name in executed}
         pipeline = Pipeline(list(nodes.values()))
         catalog = _compat.build_catalog(context, spec.run_id, {}, project.pipeline_names)
         runtime = NodeRuntime(nodes, catalog, _compat.session_hook_manager(session), live=True)
@@ -89,14 +104,26 @@ class LaunchedRun:
             project_path=project.project_path,
             env=context.env,
             pipeline_names=project.pipeline_names or ["__default__"],
-            node_names=[node.name for node in executed],
+            node_names=sorted(executed),
             runner=LAUNCHED_RUNNER,
+        )
+        driver = DriverContext(
+            project_path=project.project_path,
+            package_name=_compat.context_package_name(context),
+            env=context.env,
+            conf_source=project.conf_source,
+            runtime_params={},
+            config_loader=context.config_loader,
+            pipeline_names=project.pipeline_names,
+            run_params=run_params,
         )
         return cls(
             replace(spec, handoff_uri=store.uri),
             pipeline,
+            job_pipeline,
             catalog,
             run_params,
+            driver,
             session,
             store,
             runtime,
