@@ -628,7 +628,7 @@ def test_multiprocess_follows_parallel_runner(
 START_METHOD_SEEDS = _seeds([MULTIPROCESS_SEEDS[0], MULTIPROCESS_SEEDS[-1]])  # fails, succeeds
 
 
-@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
 @pytest.mark.parametrize("seed", START_METHOD_SEEDS)
 def test_multiprocess_follows_parallel_runner_under_every_start_method(
     tmp_path: Path, request: pytest.FixtureRequest, seed: int, start_method: str

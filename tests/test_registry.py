@@ -6,6 +6,7 @@ kind"): a module defining the kind, plus its line in the registry (here, ``monke
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import ClassVar
@@ -162,3 +163,39 @@ def test_importing_the_runner_and_its_configuration_does_not_import_dagster() ->
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert completed.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_pool_forks_only_while_that_is_safe(monkeypatch) -> None:
+    """Default start method: Kedro's KEDRO_MP_CONTEXT when set; fork (as Kedro's ParallelRunner)
+    before Dagster is imported and when no variable is kept from workers; else forkserver."""
+    import subprocess
+    import sys
+
+    from kedro_dagster_runner.executors.multiprocess import default_start_method
+    from kedro_dagster_runner.spec import RunSpec
+
+    spec = RunSpec(run_id="r", job_name="j", nodes=[], executor_kind="multiprocess")
+    monkeypatch.setenv("KEDRO_MP_CONTEXT", "spawn")
+    assert default_start_method(spec) == "spawn"
+    monkeypatch.delenv("KEDRO_MP_CONTEXT")
+    import dagster  # noqa: F401  (a process that has imported Dagster, as this one)
+
+    assert default_start_method(spec) == "forkserver"
+
+    script = (
+        "import os\n"
+        "from kedro_dagster_runner.executors.multiprocess import default_start_method\n"
+        "from kedro_dagster_runner.spec import RunSpec\n"
+        "spec = RunSpec('r', 'j', [], 'multiprocess', private_env_names=['KDR_SECRET'])\n"
+        "before = default_start_method(spec)\n"
+        "os.environ['KDR_SECRET'] = 'x'\n"
+        "print(before, default_start_method(spec))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("KEDRO_MP_CONTEXT", "KDR_SECRET")}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    expected = (
+        "fork" if sys.platform.startswith("linux") and sys.version_info < (3, 14) else "forkserver"
+    )
+    assert completed.stdout.split()[-2:] == [expected, "forkserver"]

@@ -27,8 +27,12 @@ class ChildRun:
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a child: ours, telemetry off, ``benchlib`` importable."""
+    """The environment of a child: ours, telemetry off, ``benchlib`` importable, and Python
+    allowed to cache bytecode (some sandboxes set ``PYTHONDONTWRITEBYTECODE``, which makes every
+    fresh interpreter compile the editable package and the generated projects again: not what a
+    user's ``kedro run`` pays)."""
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["KEDRO_DISABLE_TELEMETRY"] = "true"
     env["DO_NOT_TRACK"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH_DIR), env.get("PYTHONPATH")]))

@@ -1,8 +1,15 @@
 """``multiprocess``: a pool of warm local worker processes for the run.
 
 Each worker rebuilds the Kedro context once, when it starts, then runs node after node; workers
-never build the Dagster job or touch the instance. The pool starts with ``forkserver`` by
-default (the forkserver imports Kedro once, so each worker starts with it loaded).
+never build the Dagster job or touch the instance.
+
+Start method (``start_method``, default: :func:`default_start_method`): as Kedro's
+ParallelRunner, ``fork`` on Linux (Python < 3.14) unless ``KEDRO_MP_CONTEXT`` names another:
+workers inherit the driver's loaded Kedro and project, so they start about 0.6 s sooner than
+from a forkserver here. The package forks only while that is safe: the pool must start before
+the driver imports Dagster (whose threads a fork would copy mid-flight), and the driver's
+environment must hold no variable kept from workers (a forked worker's ``/proc/<pid>/environ``
+is the driver's). Otherwise ``forkserver``, whose server imports Kedro once.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.util
 import os
+import sys
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -50,7 +58,11 @@ class MultiprocessOptions(ConcurrentOptions):
     max_concurrent: PositiveCount | None = max_concurrent_field(
         "Worker processes (default: the number of CPUs, at most the pipeline's width)"
     )
-    start_method: Literal["forkserver", "spawn", "fork"] = "forkserver"
+    start_method: Literal["forkserver", "spawn", "fork"] | None = Field(
+        default=None,
+        description="How workers start (default: fork where safe, else forkserver; see the "
+        "module's docstring).",
+    )
     preload_modules: list[str] | None = Field(
         default=None, description="Extra modules the forkserver imports once (forkserver only)."
     )
@@ -112,6 +124,25 @@ def _close(pool: ProcessPoolExecutor, interrupted: bool) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
+_KEDRO_MP_CONTEXT = "KEDRO_MP_CONTEXT"
+
+
+def default_start_method(spec: RunSpec) -> str:
+    """The start method of a pool whose options name none: ``KEDRO_MP_CONTEXT`` when set (the
+    variable Kedro's ParallelRunner reads), else ``fork`` where Kedro's ParallelRunner forks
+    (Linux, Python < 3.14) and forking is safe now (Dagster not imported yet, no variable of
+    ``spec.private_env_names`` in the environment), else ``forkserver``."""
+    chosen = os.environ.get(_KEDRO_MP_CONTEXT)
+    if chosen in multiprocessing.get_all_start_methods():
+        return chosen
+    safe = "dagster" not in sys.modules and not any(
+        name in os.environ for name in spec.private_env_names
+    )
+    if sys.platform.startswith("linux") and sys.version_info < (3, 14) and safe:
+        return "fork"
+    return "forkserver"
+
+
 class PoolLauncher(FutureLauncher):
     """A pool of long-lived local worker processes for one run."""
 
@@ -119,7 +150,7 @@ class PoolLauncher(FutureLauncher):
         # As Kedro's ParallelRunner: no more workers than nodes can run at once.
         wanted = options.max_concurrent or os.cpu_count() or 1
         super().__init__(spec, max_concurrent=max(1, min(wanted, spec.parallel_width())))
-        self._start_method = options.start_method
+        self._start_method = options.start_method or default_start_method(spec)
         self._preload = (*FORKSERVER_PRELOAD, *(options.preload_modules or ()))
         self._pool: ProcessPoolExecutor | None = None
 
@@ -189,7 +220,7 @@ class PoolLauncher(FutureLauncher):
 
 class MultiprocessKind(PackageExecutorKind[MultiprocessOptions]):
     name = "multiprocess"
-    description = "a pool of warm local worker processes (forkserver by default)"
+    description = "a pool of warm local worker processes (fork where safe, else forkserver)"
     options_model = MultiprocessOptions
     nodes_run: ClassVar[NodesRun] = NodesRun.LOCAL_PROCESSES
     runs_shipped_pipelines: ClassVar[bool] = True
