@@ -28,6 +28,8 @@ from kedro_projects import (  # the shared helpers live in tests/
     EXAMPLE_PROJECT,
     KedroRunner,
     copy_project,
+    demo_project,  # noqa: F401 - fixtures shared with tests/
+    example_project,  # noqa: F401
     kedro_runner,
 )
 

@@ -5,29 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kedro_projects import DEMO_PROJECT, EXAMPLE_PROJECT, KedroRunner, copy_project, kedro_runner
-
-
-@pytest.fixture
-def demo_project(tmp_path: Path) -> Path:
-    return copy_project(DEMO_PROJECT, tmp_path / "demo_project")
-
-
-@pytest.fixture
-def kedro_demo(demo_project: Path, tmp_path: Path) -> KedroRunner:
-    """Run `kedro run ARGS` in a fresh copy of the demo project."""
-    return kedro_runner(demo_project, tmp_path)
-
-
-@pytest.fixture
-def example_project(tmp_path: Path) -> Path:
-    return copy_project(EXAMPLE_PROJECT, tmp_path / "spaceflights")
-
-
-@pytest.fixture
-def kedro_example(example_project: Path, tmp_path: Path) -> KedroRunner:
-    """Run `kedro run ARGS` in a fresh copy of the example project."""
-    return kedro_runner(example_project, tmp_path)
+from kedro_projects import (  # noqa: F401 - fixtures shared with integration/
+    demo_project,
+    example_project,
+    kedro_demo,
+    kedro_example,
+)
 
 
 @pytest.fixture

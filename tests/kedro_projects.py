@@ -30,6 +30,9 @@ needs_runner_params = pytest.mark.skipif(
 
 os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
 os.environ["DO_NOT_TRACK"] = "1"
+# Some sandboxes set PYTHONDONTWRITEBYTECODE: every `kedro run` a test starts would compile this
+# package and the test project again (0.2-0.5 s each). Subprocesses cache bytecode, as a user's do.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def copy_project(source: Path, target: Path) -> Path:
@@ -150,3 +153,28 @@ def hook_calls(hook_log: Path, hook: str | None = None) -> list[dict]:
         return []
     calls = [json.loads(line) for line in hook_log.read_text().splitlines() if line.strip()]
     return [call for call in calls if hook is None or call["hook"] == hook]
+
+
+# Fixtures of both suites (imported by tests/conftest.py and integration/conftest.py) ----
+
+
+@pytest.fixture
+def demo_project(tmp_path: Path) -> Path:
+    return copy_project(DEMO_PROJECT, tmp_path / "demo_project")
+
+
+@pytest.fixture
+def kedro_demo(demo_project: Path, tmp_path: Path) -> KedroRunner:
+    """Run `kedro run ARGS` in a fresh copy of the demo project."""
+    return kedro_runner(demo_project, tmp_path)
+
+
+@pytest.fixture
+def example_project(tmp_path: Path) -> Path:
+    return copy_project(EXAMPLE_PROJECT, tmp_path / "spaceflights")
+
+
+@pytest.fixture
+def kedro_example(example_project: Path, tmp_path: Path) -> KedroRunner:
+    """Run `kedro run ARGS` in a fresh copy of the example project."""
+    return kedro_runner(example_project, tmp_path)

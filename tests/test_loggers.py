@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -46,43 +44,6 @@ def test_runner_loggers_get_every_step_event_of_a_kedro_run(
     assert all(
         line.startswith("DEBUG|kedro_default - ") for line in _step_events(log, "STEP_START")
     )
-
-
-def test_a_jobs_inline_logger_is_attached_to_its_code_location_job(
-    demo_project: Path, tmp_path: Path
-) -> None:
-    log = tmp_path / "job.log"
-    (demo_project / "conf" / "base" / "dagster.yml").write_text(
-        yaml.safe_dump(
-            {
-                "jobs": {
-                    "first_total": {
-                        "pipeline": {"to_outputs": ["first.total"]},
-                        "loggers": [_file_logger(log)],
-                    }
-                }
-            }
-        )
-    )
-    script = (
-        "import sys, dagster\n"
-        "from dagster import DagsterInstance\n"
-        "job = dagster.build_reconstructable_job('kedro_dagster_runner.ui.code_location',"
-        " 'job_named', reconstructable_args=(sys.argv[1], None, 'first_total'))\n"
-        "with DagsterInstance.local_temp() as instance:\n"
-        "    assert dagster.execute_job(job, instance=instance).success\n"
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", script, str(demo_project)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-    assert completed.returncode == 0, completed.stderr
-    assert len(_step_events(log, "STEP_SUCCESS")) == 3
-    assert _step_events(log, "RUN_SUCCESS")[0].startswith("DEBUG|first_total - ")
 
 
 @pytest.mark.parametrize(

@@ -1,96 +1,12 @@
-"""dagster.yml's sensors in the code location: run-status sensors on the named jobs, the
-project's hook and the job to launch checked when the code location loads."""
+"""dagster.yml's sensors: bad entries name the key to fix before anything loads (the sensors of
+the code location are tested in integration/test_code_location_definitions.py)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
 
 from kedro_dagster_runner.config import resolve_config
 from kedro_dagster_runner.errors import ConfigError
-
-DESCRIBE = """
-import json, sys
-from kedro_dagster_runner.ui.code_location import build_definitions
-try:
-    sensors = build_definitions(sys.argv[1]).sensors
-except Exception as error:
-    print(json.dumps({"error": type(error).__name__, "message": str(error)}))
-else:
-    print(json.dumps([{
-        "name": s.name,
-        "jobs": sorted(t.job_name for t in s.targets),
-        "status": s.default_status.value,
-    } for s in sensors]))
-"""
-
-JOBS = {"first_total": {"pipeline": {"to_outputs": ["first.total"]}}}
-
-
-def _describe(project: Path, sensors: dict) -> object:
-    (project / "conf" / "base" / "dagster.yml").write_text(
-        yaml.safe_dump({"jobs": JOBS, "sensors": sensors})
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", DESCRIBE, str(project)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
-
-def test_a_sensor_targets_the_job_it_launches(demo_project: Path) -> None:
-    """(Which runs it watches is checked where the daemon evaluates it, in integration/.)"""
-    described = _describe(
-        demo_project,
-        {
-            "retry_totals": {
-                "run_status": "FAILURE",
-                "jobs": ["kedro_failing"],
-                "hook": "demo_project.alerts:record",
-                "launch": "first_total",
-                "default_status": "RUNNING",
-            }
-        },
-    )
-    assert described == [
-        {
-            "name": "retry_totals",
-            "jobs": ["first_total"],
-            "status": "RUNNING",
-        }
-    ]
-
-
-@pytest.mark.parametrize(
-    ("sensor", "expected"),
-    [
-        (
-            {"jobs": ["kedro_nope"], "hook": "demo_project.alerts:record"},
-            "sensors.s.jobs: no job 'kedro_nope' in the code location",
-        ),
-        (
-            {"launch": "nope"},
-            "sensors.s.launch: no job 'nope' in the code location",
-        ),
-        (
-            {"hook": "demo_project.alerts:missing"},
-            "sensors.s.hook: cannot import 'demo_project.alerts:missing'",
-        ),
-    ],
-)
-def test_a_sensor_naming_what_does_not_exist_fails_the_code_location_naming_it(
-    demo_project: Path, sensor: dict, expected: str
-) -> None:
-    described = _describe(demo_project, {"s": sensor})
-
-    assert described["error"] == "ConfigError"
-    assert expected in described["message"]
 
 
 @pytest.mark.parametrize(
@@ -106,27 +22,3 @@ def test_bad_sensor_entries_name_the_key_to_fix(sensor: dict, expected: str) -> 
         resolve_config({"sensors": {"s": sensor}})
 
     assert expected in str(error.value)
-
-
-def test_the_example_project_has_its_job_schedule_and_sensor(example_project: Path) -> None:
-    script = (
-        "import json, sys\n"
-        "from kedro_dagster_runner.ui.code_location import build_definitions\n"
-        "d = build_definitions(sys.argv[1])\n"
-        "print(json.dumps({\n"
-        "  'jobs': sorted(j.name for j in d.jobs),\n"
-        "  'schedules': [(s.name, s.job_name, s.cron_schedule) for s in d.schedules],\n"
-        "  'sensors': [s.name for s in d.sensors],\n"
-        "}))\n"
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", script, str(example_project)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr
-    described = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert described == {
-        "jobs": ["kedro_data_processing", "kedro_data_science", "kedro_default", "training"],
-        "schedules": [["training_nightly_schedule", "training", "0 2 * * *"]],
-        "sensors": ["training_failed"],
-    }
