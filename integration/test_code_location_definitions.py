@@ -30,16 +30,21 @@ else:
 JOBS = {"first_total": {"pipeline": {"to_outputs": ["first.total"]}}}
 
 
-def _describe(project: Path, sensors: dict) -> object:
-    (project / "conf" / "base" / "dagster.yml").write_text(
-        yaml.safe_dump({"jobs": JOBS, "sensors": sensors})
-    )
+def _printed(script: str, project: Path) -> object:
+    """What ``script`` prints last, as JSON, run in a fresh interpreter on ``project``."""
     completed = subprocess.run(
-        [sys.executable, "-c", DESCRIBE, str(project)],
+        [sys.executable, "-c", script, str(project)],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _describe(project: Path, sensors: dict) -> object:
+    (project / "conf" / "base" / "dagster.yml").write_text(
+        yaml.safe_dump({"jobs": JOBS, "sensors": sensors})
+    )
+    return _printed(DESCRIBE, project)
 
 
 def test_a_sensor_targets_the_job_it_launches(demo_project: Path) -> None:
@@ -102,63 +107,28 @@ def test_the_example_project_has_its_job_schedule_and_sensor(example_project: Pa
         "  'sensors': [s.name for s in d.sensors],\n"
         "}))\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", script, str(example_project)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr
-    described = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert described == {
+    assert _printed(script, example_project) == {
         "jobs": ["kedro_data_processing", "kedro_data_science", "kedro_default", "training"],
         "schedules": [["training_nightly_schedule", "training", "0 2 * * *"]],
         "sensors": ["training_failed"],
     }
 
 
-def _file_logger(path: Path, level: str = "debug") -> dict:
-    return {
-        "log_level": level,
-        "formatters": {"plain": {"format": "%(levelname)s|%(message)s"}},
-        "handlers": [{"class": "logging.FileHandler", "filename": str(path), "formatter": "plain"}],
+def test_a_job_from_dagster_yml_gets_its_schedule(demo_project: Path) -> None:
+    daily = {
+        "cron_schedule": "0 6 * * *",
+        "execution_timezone": "Europe/Paris",
+        "default_status": "RUNNING",
     }
-
-
-def _step_events(path: Path, event: str) -> list[str]:
-    return [line for line in path.read_text().splitlines() if f" - {event} - " in line]
-
-
-def test_a_jobs_inline_logger_is_attached_to_its_code_location_job(
-    demo_project: Path, tmp_path: Path
-) -> None:
-    log = tmp_path / "job.log"
+    job = {**JOBS["first_total"], "schedule": "daily"}
     (demo_project / "conf" / "base" / "dagster.yml").write_text(
-        yaml.safe_dump(
-            {
-                "jobs": {
-                    "first_total": {
-                        "pipeline": {"to_outputs": ["first.total"]},
-                        "loggers": [_file_logger(log)],
-                    }
-                }
-            }
-        )
+        yaml.safe_dump({"jobs": {"first_total": job}, "schedules": {"daily": daily}})
     )
     script = (
-        "import sys, dagster\n"
-        "from dagster import DagsterInstance\n"
-        "job = dagster.build_reconstructable_job('kedro_dagster_runner.ui.code_location',"
-        " 'job_named', reconstructable_args=(sys.argv[1], None, 'first_total'))\n"
-        "with DagsterInstance.local_temp() as instance:\n"
-        "    assert dagster.execute_job(job, instance=instance).success\n"
+        "import sys, json; from kedro_dagster_runner.ui.code_location import build_definitions\n"
+        "d = build_definitions(sys.argv[1])\n"
+        "s = d.resolve_schedule_def('first_total_daily_schedule')\n"
+        "print(json.dumps([s.cron_schedule, s.execution_timezone, s.job_name, "
+        "s.default_status.value]))"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", script, str(demo_project)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-    assert completed.returncode == 0, completed.stderr
-    assert len(_step_events(log, "STEP_SUCCESS")) == 3
-    assert _step_events(log, "RUN_SUCCESS")[0].startswith("DEBUG|first_total - ")
+    assert _printed(script, demo_project) == ["0 6 * * *", "Europe/Paris", "first_total", "RUNNING"]

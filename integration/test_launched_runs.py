@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import yaml
 from kedro_projects import hook_calls
 
 EXECUTE = """
@@ -109,32 +110,6 @@ def test_a_failing_node_reaches_on_pipeline_error_with_its_own_error_and_stops_t
     assert "after_explode" not in _per_node(hook_log, "before_node_run")
 
 
-def test_a_job_from_dagster_yml_gets_its_schedule(demo_project: Path) -> None:
-    (demo_project / "conf" / "base" / "dagster.yml").write_text(
-        JOBS
-        + "    schedule: daily\n"
-        + "schedules:\n  daily: {cron_schedule: '0 6 * * *', execution_timezone: Europe/Paris, "
-        + "default_status: RUNNING}\n"
-    )
-    script = (
-        "import sys, json; from kedro_dagster_runner.ui.code_location import build_definitions\n"
-        "d = build_definitions(sys.argv[1])\n"
-        "s = d.resolve_schedule_def('first_total_daily_schedule')\n"
-        "print(json.dumps([s.cron_schedule, s.execution_timezone, s.job_name, "
-        "s.default_status.value]))"
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", script, str(demo_project)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    last_line = completed.stdout.strip().splitlines()[-1]
-    assert json.loads(last_line) == ["0 6 * * *", "Europe/Paris", "first_total", "RUNNING"]
-
-
 def test_a_launched_run_of_a_job_runs_on_the_jobs_executor(
     demo_project: Path, tmp_path: Path
 ) -> None:
@@ -155,3 +130,27 @@ def test_a_launched_run_of_a_job_runs_on_the_jobs_executor(
     assert before["pid"] not in node_pids  # the nodes ran in the pool's workers
     assert _per_node(hook_log, "after_node_run") == {"double": 1, "first.shift": 1, "first.sum": 1}
     assert (demo_project / "data" / "out" / "first_total.json").exists()
+
+
+def test_a_jobs_inline_logger_gets_the_event_log_of_its_launched_runs(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "job.log"
+    logger = {
+        "log_level": "debug",
+        "formatters": {"plain": {"format": "%(levelname)s|%(message)s"}},
+        "handlers": [{"class": "logging.FileHandler", "filename": str(log), "formatter": "plain"}],
+    }
+    job = {"pipeline": {"to_outputs": ["first.total"]}, "loggers": [logger]}
+    (demo_project / "conf" / "base" / "dagster.yml").write_text(
+        yaml.safe_dump({"jobs": {"first_total": job}})
+    )
+
+    result, _ = _launch(demo_project, "first_total", tmp_path)
+
+    assert result["success"]
+    lines = log.read_text().splitlines()
+    assert len([line for line in lines if " - STEP_SUCCESS - " in line]) == 3
+    assert next(line for line in lines if " - RUN_SUCCESS - " in line).startswith(
+        "DEBUG|first_total - "
+    )

@@ -118,3 +118,26 @@ def test_pool_workers_never_get_the_instance_password(
     finally:
         if driver.poll() is None:
             driver.send_signal(signal.SIGKILL)
+
+
+def test_a_trust_authenticated_server_needs_no_password_variable(
+    demo: tuple[Path, KedroRunner],
+    postgres_db: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The machine's Postgres trusts local connections: no credentials entry, no variable (not
+    even an empty one), and the run is recorded."""
+    project, run = demo
+    path = project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(path.read_text())
+    config["runner"]["instance"] = {"postgres": {"db_name": postgres_db}}
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.delenv("DAGSTER_PG_PASSWORD", raising=False)  # the run's environment has none
+
+    result = run("--runner", RUNNER, "--env", "mp")
+
+    assert result.returncode == 0, result.output
+    instance = postgres_instance(postgres_db, tmp_path / "home")
+    (dagster_run,) = [r for r in instance.get_runs() if r.tags.get("kedro/run_id") == result.run_id]
+    assert dagster_run.status.value == "SUCCESS"

@@ -67,7 +67,7 @@ query ($job: String!) {
 REPOSITORY = """
 { workspaceOrError { ... on Workspace { locationEntries { name locationOrLoadError {
   ... on RepositoryLocation { repositories { name
-    jobs { name }
+    jobs { name tags { key value } solidHandles { handleID } }
     schedules { name cronSchedule executionTimezone pipelineName scheduleState { status } }
     sensors { name sensorState { status } targets { pipelineName } }
   } } } } } } }
@@ -214,6 +214,10 @@ def test_a_failure_sensor_calls_its_hook_and_launches_its_job(start_ui, tmp_path
 
     assert launched["status"] == "SUCCESS", launched
     assert launched["tags"]["dagster/sensor_name"] == "alert_on_failure"
+    calls = _hooks_of(Path(env["DEMO_HOOK_LOG"]), launched["tags"]["kedro/run_id"])
+    assert _count(calls, "before_pipeline_run") == {"": 1}
+    assert _count(calls, "after_pipeline_run") == {"": 1}
+    assert _count(calls, "after_node_run") == {"double": 1, "first.shift": 1, "first.sum": 1}
     (alert,) = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
     assert alert["status"] == "FAILURE" and alert["job_name"] == "kedro_failing"
     assert alert["kedro_run_id"] == {t["key"]: t["value"] for t in failed["tags"]}["kedro/run_id"]
@@ -222,12 +226,35 @@ def test_a_failure_sensor_calls_its_hook_and_launches_its_job(start_ui, tmp_path
 def test_jobs_schedules_and_sensors_of_dagster_yml_show_in_graphql_and_chromium(
     start_ui, tmp_path: Path
 ) -> None:
-    _, url, _ = start_ui(DAGSTER_YML)
+    second_stats = {
+        "pipeline": {"pipeline_name": "__default__", "node_namespaces": ["second"]},
+        "executor": "kd_pool",
+    }
+    _, url, _ = start_ui(
+        {
+            **DAGSTER_YML,
+            "executors": {
+                **DAGSTER_YML["executors"],
+                "kd_pool": {"multiprocess": {"max_concurrent": 2, "retries": {"enabled": {}}}},
+            },
+            "jobs": {**DAGSTER_YML["jobs"], "second_stats": second_stats},
+        }
+    )
 
     (entry,) = graphql(url, REPOSITORY)["workspaceOrError"]["locationEntries"]
     (repository,) = entry["locationOrLoadError"]["repositories"]
-    jobs = {job["name"] for job in repository["jobs"]}
-    assert {"first_total", "kedro_default", "kedro_failing"} <= jobs
+    jobs = {job["name"]: job for job in repository["jobs"]}
+    assert {"first_total", "second_stats", "kedro_default", "kedro_failing"} <= set(jobs)
+    ops = {name: sorted(h["handleID"] for h in job["solidHandles"]) for name, job in jobs.items()}
+    assert ops["first_total"] == ["double", "first__shift", "first__sum"]
+    assert ops["second_stats"] == ["second__shift", "second__sum"]
+    executors = {
+        name: {t["key"]: t["value"] for t in job["tags"]}.get("kedro/executor")
+        for name, job in jobs.items()
+    }
+    assert executors["first_total"] == "serial"
+    assert executors["second_stats"] == "kd_pool"  # a kedro-dagster `multiprocess` entry
+    assert executors["kedro_default"] == "serial"  # runner.executor
     (schedule,) = repository["schedules"]
     assert schedule == {
         "name": "first_total_every_minute_schedule",

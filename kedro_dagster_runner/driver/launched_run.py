@@ -15,13 +15,12 @@ manager, through the run's live store (:mod:`kedro_dagster_runner.workers.store`
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro_dagster_runner import _compat
 from kedro_dagster_runner.driver.session_capture import DriverContext
 from kedro_dagster_runner.errors import ProjectError
-from kedro_dagster_runner.workers.runtime import NodeRuntime, find_nodes
+from kedro_dagster_runner.workers.runtime import NodeRuntime, RunInputs, find_nodes, open_project
 from kedro_dagster_runner.workers.store import create_live_store
 
 if TYPE_CHECKING:
@@ -76,27 +75,17 @@ class LaunchedRun:
             ProjectError: The spec has no project, or the nodes are not in its pipelines.
         """
         from kedro.framework.project import pipelines
-        from kedro.framework.startup import bootstrap_project
         from kedro.pipeline import Pipeline
 
         project = spec.project
         if project is None:
             raise ProjectError(f"Dagster job {spec.job_name} has no Kedro project to run.")
-        bootstrap_project(Path(project.project_path))
-        session, context = _compat.open_project_session(
-            _compat.project_session_class(),
-            project.project_path,
-            project.env,
-            project.conf_source,
-            {},
-            project.pipeline_names,
-        )
+        session, context, catalog = open_project(spec, project, RunInputs())
         executed = {spec.node_by_op[op].name for op in op_names}
         every_node = find_nodes(spec, project.pipeline_names, pipelines)
         job_pipeline = Pipeline(list(every_node.values()))
         nodes = {name: node for name, node in every_node.items() if name in executed}
         pipeline = Pipeline(list(nodes.values()))
-        catalog = _compat.build_catalog(context, spec.run_id, {}, project.pipeline_names)
         runtime = NodeRuntime(nodes, catalog, _compat.session_hook_manager(session), live=True)
         store = create_live_store(spec.run_id, runtime)
         run_params = _compat.session_run_params(

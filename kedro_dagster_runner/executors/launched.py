@@ -8,26 +8,23 @@ the other against that session's catalog and hook manager, in Kedro's order, thr
 package's executor (:class:`~kedro_dagster_runner.executors.kedro_executor.KedroStepExecutor`):
 the same events, the same stop at the first failure as ``kedro run`` with ``in_process``.
 
-Its config schema is permissive: when the UI re-executes a run started by ``kedro run`` it sends
-that run's ``execution.config``, which holds the options of whatever kind ran it; only
-``retries`` is read. It is not a kind ``dagster.yml`` can name.
+Its config schema is permissive (only ``retries`` is read, see
+:mod:`~kedro_dagster_runner.executors.permissive_kind`). It is not a kind ``dagster.yml`` can
+name.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from kedro_dagster_runner import _compat
-from kedro_dagster_runner.executors.base import ExecutorKind, ExecutorOptions, NodesRun, RunContext
-from kedro_dagster_runner.executors.options import (
-    CommonOptions,
-    dagster_retries,
-    normalise_retries,
-)
+from kedro_dagster_runner.executors.base import NodesRun
+from kedro_dagster_runner.executors.options import CommonOptions
+from kedro_dagster_runner.executors.permissive_kind import PermissiveRetriesKind
 
 if TYPE_CHECKING:
-    from dagster import ExecutorDefinition, InitExecutorContext
+    from dagster import Executor
 
+    from kedro_dagster_runner._compat import RetryMode
     from kedro_dagster_runner.spec import RunSpec
 
 
@@ -40,29 +37,17 @@ EXECUTOR_TAG = "kedro/executor"
 kind; none: ``runner.executor``)."""
 
 
-class LaunchedKind(ExecutorKind[LaunchedOptions]):
+class LaunchedKind(PermissiveRetriesKind[LaunchedOptions]):
     name = "launched"
     description = "the code location's jobs: the run worker runs the nodes as kedro run would"
     options_model = LaunchedOptions
     nodes_run: ClassVar[NodesRun] = NodesRun.DRIVER
+    executor_name: ClassVar[str] = "kedro_launched"
 
-    def executor_definition(self, spec: RunSpec) -> ExecutorDefinition:
-        from dagster import Permissive, executor
-
+    def make_executor(self, spec: RunSpec, retries: RetryMode) -> Executor:
         from kedro_dagster_runner.executors.launched_executor import LaunchedRunExecutor
 
-        @executor(name="kedro_launched", config_schema=Permissive())
-        def kedro_launched(init_context: InitExecutorContext) -> LaunchedRunExecutor:
-            retries = normalise_retries(init_context.executor_config.get("retries", False))
-            mode = _compat.RetryMode.ENABLED if retries else _compat.RetryMode.DISABLED
-            return LaunchedRunExecutor(spec, mode)
-
-        return kedro_launched
-
-    def run_config(
-        self, options: ExecutorOptions, spec: RunSpec, context: RunContext
-    ) -> dict[str, Any]:
-        return {"retries": dagster_retries(self.parse(options).retries)}
+        return LaunchedRunExecutor(spec, retries)
 
 
 KIND = LaunchedKind()

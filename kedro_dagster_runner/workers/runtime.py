@@ -34,6 +34,8 @@ from kedro_dagster_runner.workers.store import live_store, open_store
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from kedro.framework.context import KedroContext
+    from kedro.framework.session.abstract_session import AbstractSession
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
@@ -150,10 +152,11 @@ def _parallel_hook_manager(shipped: ShippedRun) -> PluginManager:
     return _compat.worker_hook_manager(hooks)
 
 
-def _rebuild_project(spec: RunSpec, project: ProjectSpec, inputs: RunInputs) -> NodeRuntime:
+def open_project(
+    spec: RunSpec, project: ProjectSpec, inputs: RunInputs
+) -> tuple[AbstractSession, KedroContext, CatalogProtocol]:
     """bootstrap_project -> the project's session class -> context -> catalog, as the driver's
-    ``KedroSession.run`` built them."""
-    from kedro.framework.project import pipelines
+    ``KedroSession.run`` built them, with the run's id as save version."""
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(Path(project.project_path))
@@ -168,6 +171,14 @@ def _rebuild_project(spec: RunSpec, project: ProjectSpec, inputs: RunInputs) -> 
     catalog = _compat.build_catalog(
         context, spec.run_id, inputs.load_versions, project.pipeline_names
     )
+    return session, context, catalog
+
+
+def _rebuild_project(spec: RunSpec, project: ProjectSpec, inputs: RunInputs) -> NodeRuntime:
+    """The project rebuilt in this process (:func:`open_project`) and the spec's nodes."""
+    from kedro.framework.project import pipelines
+
+    session, _, catalog = open_project(spec, project, inputs)
     return NodeRuntime(
         nodes=find_nodes(spec, project.pipeline_names, pipelines),
         catalog=catalog,
