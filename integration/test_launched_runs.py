@@ -35,8 +35,15 @@ with DagsterInstance.local_temp() as instance:
         event.step_key for event in result.all_events if event.event_type_value == "STEP_SUCCESS"
     )
     tags = instance.get_run_by_id(result.run_id).tags
+    warnings = [
+        entry.user_message for entry in instance.all_logs(result.run_id)
+        if entry.level >= 30
+    ]
 with open(result_file, "w") as stream:
-    json.dump({"success": result.success, "steps": steps, "tags": dict(tags)}, stream)
+    json.dump(
+        {"success": result.success, "steps": steps, "tags": dict(tags), "warnings": warnings},
+        stream,
+    )
 """
 
 JOBS = """
@@ -154,3 +161,48 @@ def test_a_jobs_inline_logger_gets_the_event_log_of_its_launched_runs(
     assert next(line for line in lines if " - RUN_SUCCESS - " in line).startswith(
         "DEBUG|first_total - "
     )
+
+
+def _with_job_executor(project: Path, executors: dict, job_executor: str) -> None:
+    (project / "conf" / "base" / "dagster.yml").write_text(
+        yaml.safe_dump(
+            {
+                "executors": executors,
+                "jobs": {
+                    "first_total": {
+                        "pipeline": {"to_outputs": ["first.total"]},
+                        "executor": job_executor,
+                    }
+                },
+            }
+        )
+    )
+
+
+def test_a_launched_run_of_a_dask_job_runs_its_nodes_on_a_dask_cluster(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    _with_job_executor(demo_project, {"cluster": {"dask": {"n_workers": 1}}}, "cluster")
+
+    result, hook_log = _launch(demo_project, "first_total", tmp_path)
+
+    assert result["success"], result
+    (before,) = hook_calls(hook_log, "before_pipeline_run")
+    node_pids = {call["pid"] for call in hook_calls(hook_log, "before_node_run")}
+    assert len(node_pids) == 1 and before["pid"] not in node_pids  # the dask worker
+    assert _per_node(hook_log, "after_node_run") == {"double": 1, "first.shift": 1, "first.sum": 1}
+
+
+def test_a_launched_run_of_a_container_job_runs_inline_and_says_so(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    """A docker job (whose kedro run would need a shared instance): the UI's run still runs,
+    in the run worker, with a warning in its event log."""
+    _with_job_executor(demo_project, {"steps": {"docker": {"image": "project:1"}}}, "steps")
+
+    result, hook_log = _launch(demo_project, "first_total", tmp_path)
+
+    assert result["success"], result
+    (before,) = hook_calls(hook_log, "before_pipeline_run")
+    assert {call["pid"] for call in hook_calls(hook_log, "before_node_run")} == {before["pid"]}
+    assert any("Executor 'steps' cannot run here" in m for m in result["warnings"])

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
+from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.executors.base import NodesRun
 from kedro_dagster_runner.executors.in_process import InlineLauncher
 from kedro_dagster_runner.executors.kedro_executor import KedroStepExecutor
@@ -71,13 +72,18 @@ class LaunchedRunExecutor(KedroStepExecutor):
 
         wanted = run.spec.tags.get(EXECUTOR_TAG)
         overrides = {"executor": wanted} if wanted else {}
-        config = resolve_config(load_project_config(run.driver.config_loader), overrides)
+        inline = "the nodes of this run, which Dagster launched, run in the run worker"
+        try:
+            config = resolve_config(load_project_config(run.driver.config_loader), overrides)
+        except ConfigError as error:  # e.g. a container kind without a shared instance
+            plan_context.log.warning(f"Executor '{wanted}' cannot run here ({error}): {inline}.")
+            return run.spec, InlineLauncher(run.spec)
         kind = kind_named(config.executor.kind)
         if not isinstance(kind, PackageExecutorKind) or kind.nodes_run is NodesRun.DRIVER:
             if not isinstance(kind, PackageExecutorKind):
                 plan_context.log.warning(
                     f"Executor '{config.executor.name}' ({kind.name}) is used by kedro run only: "
-                    "the nodes of this run, which Dagster launched, run in the run worker."
+                    f"{inline}."
                 )
             return run.spec, InlineLauncher(run.spec)
         plan = plan_run(
