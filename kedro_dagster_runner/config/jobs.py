@@ -24,9 +24,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from kedro_dagster_runner.config.loggers import LoggerSettings
+from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.executors.options import StrictModel
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from kedro.pipeline import Pipeline
 
 
@@ -90,6 +93,26 @@ class JobSettings(StrictModel):
     loggers: list[str | LoggerSettings] | None = Field(
         default=None, description="Names under loggers, or loggers written inline."
     )
+
+
+def job_pipeline(name: str, job: JobSettings, registered: Mapping[str, Pipeline]) -> Pipeline:
+    """The nodes job ``name`` runs: its ``pipeline`` section applied to the project's
+    ``registered`` pipelines.
+
+    Raises:
+        ConfigError: The job's pipeline is not registered, or Kedro refuses its filter (unknown
+            nodes or datasets, no node left).
+    """
+    wanted = job.pipeline.pipeline_name
+    if wanted not in registered:
+        raise ConfigError(
+            f"jobs.{name}.pipeline.pipeline_name: no pipeline '{wanted}' is registered; "
+            f"registered: {', '.join(sorted(registered))}"
+        )
+    try:
+        return job.pipeline.select(registered[wanted])
+    except ValueError as exc:  # Kedro names what it cannot find, or that nothing is left
+        raise ConfigError(f"jobs.{name}.pipeline: {exc}") from None
 
 
 def schedule_name(job: str, schedule: str | None) -> str:

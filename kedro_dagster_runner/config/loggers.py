@@ -12,9 +12,9 @@ receive a run's Dagster event log (step events, node log records, engine message
     runner:
       loggers: [file_log]          # for kedro run (a job names its own: jobs.<name>.loggers)
 
-Each logger is configured with :func:`logging.config.dictConfig` (``handlers`` entries are its
-handler dictionaries, ``formatters`` and ``filters`` its formatter and filter dictionaries) and
-attached to the run's Dagster job beside Dagster's console logger.
+Each logger's ``handlers`` entries are handler dictionaries of :mod:`logging.config`, and
+``formatters`` and ``filters`` its formatter and filter dictionaries; the logger is attached to
+the run's Dagster job beside Dagster's console logger.
 """
 
 from __future__ import annotations
@@ -73,26 +73,35 @@ class LoggerSettings(StrictModel):
         return self
 
     def python_logger(self, name: str) -> logging.Logger:
-        """The configured Python logger ``<prefix>.<name>`` (handlers replaced on each call)."""
-        logger_name = f"{LOGGER_PREFIX}.{name}"
-        handlers = {f"{name}_{index}": dict(handler) for index, handler in enumerate(self.handlers)}
-        logging.config.dictConfig(
+        """The Python logger ``<prefix>.<name>`` with this entry's handlers (those of an earlier
+        call closed and replaced).
+
+        The handlers, formatters and filters are built the way ``logging.config.dictConfig``
+        builds them, without calling it: ``dictConfig`` would shut down every other handler of
+        the process (Kedro's own logging) on each run.
+        """
+        logger = logging.getLogger(f"{LOGGER_PREFIX}.{name}")
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+        handlers = {str(index): dict(entry) for index, entry in enumerate(self.handlers)}
+        builder = logging.config.DictConfigurator(
             {
-                "version": 1,
-                "disable_existing_loggers": False,
-                "formatters": self.formatters,
-                "filters": self.filters,
+                "formatters": dict(self.formatters),
+                "filters": dict(self.filters),
                 "handlers": handlers,
-                "loggers": {
-                    logger_name: {
-                        "level": self.log_level,
-                        "handlers": list(handlers),
-                        "propagate": False,
-                    }
-                },
             }
         )
-        return logging.getLogger(logger_name)
+        config = builder.config  # entries are replaced by the objects built from them
+        for key in self.formatters:
+            config["formatters"][key] = builder.configure_formatter(config["formatters"][key])
+        for key in self.filters:
+            config["filters"][key] = builder.configure_filter(config["filters"][key])
+        for key in handlers:
+            logger.addHandler(builder.configure_handler(config["handlers"][key]))
+        logger.setLevel(self.log_level)
+        logger.propagate = False
+        return logger
 
 
 def logger_definition(name: str, settings: LoggerSettings) -> dagster.LoggerDefinition:

@@ -11,8 +11,10 @@ The file keeps the seed format of named executors, so a kedro-dagster project's 
       handoff: /mnt/shared/kdr  # where non-persisted data crosses processes (fsspec URI)
       submit: attached          # attached | detached (the instance's run launcher starts it)
 
-Sections kedro-dagster uses for its own code location (``jobs``, ``schedules``, ``sensors``,
-``loggers``, ``definitions``, ``dev``) are accepted and ignored. Any problem raises
+kedro-dagster's executor keys and option shapes are read as the package's kinds, and its
+``jobs``, ``schedules`` and ``loggers`` sections (plus ``sensors``) are read; ``definitions`` and
+``dev`` are accepted and not used. What a run reads but does not act on is listed in
+:attr:`ResolvedConfig.notices`. Any problem raises
 :class:`ConfigError` before anything runs, naming where the bad value came from (the file(s), or
 ``--runner-params``), the key path and the allowed values; an unknown key close to a known one
 gets a "did you mean" suggestion.
@@ -47,7 +49,6 @@ from kedro_dagster_runner.executors import (
 from kedro_dagster_runner.executors.options import StrictModel
 
 IGNORED_SECTIONS = ("definitions", "dev")
-UNUSED_SECTIONS = IGNORED_SECTIONS
 """kedro-dagster's sections that nothing in the package acts on (a notice says so)."""
 PARAMS = "--runner-params"
 
@@ -80,6 +81,12 @@ def _fail(where: str, problem: str) -> ConfigError:
 def _close_match(key: str, candidates: Iterable[str]) -> str | None:
     matches = difflib.get_close_matches(key, list(dict.fromkeys(candidates)), n=1)
     return matches[0] if matches else None
+
+
+def _hint(key: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean X?)`` when a candidate is close to ``key``, else nothing."""
+    close = _close_match(key, candidates)
+    return f" (did you mean {close}?)" if close else ""
 
 
 def _unknown_key(key: str, allowed: list[str], ignored: Iterable[str] = ()) -> str:
@@ -329,8 +336,7 @@ def _parse_executor_entry(name: str, entry: object, sources: _Sources) -> _Entry
             )
         kind, adopted = adopt_entry(key, options or {})
         return _Entry(kind, adopted.options, key, adopted)
-    close = _close_match(str(key), [*KINDS, *KEDRO_DAGSTER_NAMES])
-    hint = f" (did you mean {close}?)" if close else ""
+    hint = _hint(str(key), [*KINDS, *KEDRO_DAGSTER_NAMES])
     raise _fail(
         sources.files,
         f"  executors.{name}: unknown executor kind '{key}'{hint}; allowed: {allowed}",
@@ -344,16 +350,14 @@ def _check_job_references(
     for name, job in parsed.jobs.items():
         if job.executor is not None and job.executor not in declared and job.executor not in KINDS:
             allowed = [*declared, *KINDS]
-            close = _close_match(job.executor, allowed)
-            hint = f" (did you mean {close}?)" if close else ""
+            hint = _hint(job.executor, allowed)
             raise _fail(
                 sources.files,
                 f"  jobs.{name}.executor: '{job.executor}' is neither an executor under "
                 f"'executors' nor a known kind{hint}; allowed: {', '.join(allowed)}",
             )
         if isinstance(job.schedule, str) and job.schedule not in parsed.schedules:
-            close = _close_match(job.schedule, parsed.schedules)
-            hint = f" (did you mean {close}?)" if close else ""
+            hint = _hint(job.schedule, parsed.schedules)
             raise _fail(
                 sources.files,
                 f"  jobs.{name}.schedule: no schedule '{job.schedule}' under 'schedules'{hint}; "
@@ -374,8 +378,7 @@ def _check_logger_references(
     ]
     for key, name in named:
         if name not in parsed.loggers:
-            close = _close_match(name, parsed.loggers)
-            hint = f" (did you mean {close}?)" if close else ""
+            hint = _hint(name, parsed.loggers)
             raise _fail(
                 sources.of(True, from_params) if key == "runner.loggers" else sources.files,
                 f"  {key}: no logger '{name}' under 'loggers'{hint}; "
@@ -392,8 +395,7 @@ def _chosen_executor(
     """The executor the run uses: ``--runner-params executor=``, else the job's (when
     ``runner.job`` names one that has one), else ``runner.executor``."""
     if runner.job is not None and runner.job not in parsed.jobs:
-        close = _close_match(runner.job, parsed.jobs)
-        hint = f" (did you mean {close}?)" if close else ""
+        hint = _hint(runner.job, parsed.jobs)
         raise _fail(
             sources.of(True, "job" in runner_overrides),
             f"  runner.job: no job '{runner.job}' under 'jobs'{hint}; "
@@ -423,7 +425,7 @@ def _notices(
     sections the package does not use, options of the chosen entry its kind ignores, and
     entries written for executors the package does not have."""
     lines = []
-    unused = [section for section in UNUSED_SECTIONS if (raw or {}).get(section)]
+    unused = [section for section in IGNORED_SECTIONS if (raw or {}).get(section)]
     if unused:
         lines.append(f"dagster.yml: {', '.join(unused)} not used by kedro-dagster-runner")
     chosen_entry = declared.get(chosen)
@@ -503,8 +505,7 @@ def _choose_executor(
         kind, options, key_path = name, {}, f"runner.executor ({name})"
     else:
         names = [*declared, *KINDS]
-        close = _close_match(name, names)
-        hint = f" (did you mean {close}?)" if close else ""
+        hint = _hint(name, names)
         raise _fail(
             sources.of(True, name_from_params),
             f"  runner.executor: '{name}' is neither an executor defined under "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from kedro_dagster_runner.config.jobs import job_pipeline
 from kedro_dagster_runner.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -42,8 +43,8 @@ def select_job(
 
     Raises:
         ConfigError: ``kedro run`` also selected nodes (``--tags``, ``--nodes``, a different
-            ``--pipeline``, ...), the job's pipeline is not registered, or its filter is
-            invalid or keeps no node.
+            ``--pipeline``, ...), or the job's pipeline is not usable
+            (:func:`~kedro_dagster_runner.config.jobs.job_pipeline`).
     """
     from kedro.framework.project import pipelines
 
@@ -58,16 +59,5 @@ def select_job(
             f"runner.job: job '{name}' selects its nodes itself (jobs.{name}.pipeline in "
             f"dagster.yml); kedro run also got {options}: drop them or the job."
         )
-    registered = pipelines.get(wanted)
-    if registered is None:
-        raise ConfigError(
-            f"jobs.{name}.pipeline.pipeline_name: no pipeline '{wanted}' is registered; "
-            f"registered: {', '.join(sorted(pipelines.keys()))}"
-        )
-    try:
-        selected = job.pipeline.select(registered)
-    except ValueError as exc:  # Kedro names the unknown nodes or datasets
-        raise ConfigError(f"jobs.{name}.pipeline: {exc}") from None
-    if not selected.nodes:
-        raise ConfigError(f"jobs.{name}.pipeline: the filter keeps no node of '{wanted}'.")
+    selected = job_pipeline(name, job, pipelines)
     return selected, replace(driver, pipeline_names=[wanted])

@@ -180,7 +180,7 @@ class DaskKind(PackageExecutorKind[DaskOptions]):
                 for key in settings
                 if key not in used
             }
-            return Adopted(adopt({**rest, **taken}).options, ignored)
+            return adopt({**rest, **taken}, nested_ignored=ignored)
         return Adopted(
             rest,
             refusal=f"cluster type '{kind}': the dask executor starts a local cluster or uses an "

@@ -122,14 +122,14 @@ class DockerKind(ContainerKind[DockerOptions]):
         }
         if not options.get("image"):
             refusal = refusal or "image: the docker executor needs the project image's name"
-        adopted = adopt(
+        return adopt(
             options,
             handled=("network", "networks", "env_vars", "container_kwargs"),
             ignored={"registry": "images are not pulled: load the image on the Docker host"},
             refusal=refusal,
             extra=extra,
+            nested_ignored=ignored,
         )
-        return Adopted(adopted.options, {**adopted.ignored, **ignored}, adopted.refusal)
 
     def executor_definition(self, spec: RunSpec) -> ExecutorDefinition:
         from dagster_docker import docker_executor

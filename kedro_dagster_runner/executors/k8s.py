@@ -215,15 +215,11 @@ class K8sKind(ContainerKind[K8sOptions]):
                 "no image: set step_k8s_config.container_config.image to the project image"
             )
         not_applied = "raw Kubernetes settings are not applied by the k8s executor"
+        leftover = {**step_config, "container_config": container}
         ignored = {
-            f"step_k8s_config.{key}": not_applied
-            for key, value in {
-                **step_config,
-                **({"container_config": 1} if container else {}),
-            }.items()
-            if value
+            f"step_k8s_config.{key}": not_applied for key, value in leftover.items() if value
         }
-        adopted = adopt(
+        return adopt(
             options,
             renamed={"job_namespace": "namespace"},
             handled=("step_k8s_config", "env_vars", "image_pull_secrets", "resources"),
@@ -234,8 +230,8 @@ class K8sKind(ContainerKind[K8sOptions]):
             },
             refusal=refusal,
             extra=extra,
+            nested_ignored=ignored,
         )
-        return Adopted(adopted.options, {**adopted.ignored, **ignored}, adopted.refusal)
 
     def executor_definition(self, spec: RunSpec) -> ExecutorDefinition:
         from dagster_k8s import k8s_job_executor

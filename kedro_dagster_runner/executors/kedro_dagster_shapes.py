@@ -37,11 +37,14 @@ def adopt(
     ignored: Mapping[str, str] | None = None,
     refusal: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    nested_ignored: Mapping[str, str] | None = None,
 ) -> Adopted:
     """The kind's options from ``options``: keys in ``renamed`` (kedro-dagster key -> the
     kind's) renamed, keys in ``handled`` left out (the caller mapped them into ``extra``), keys
     in ``ignored`` set aside with their reasons, the rest passed as they are (the kind's model
     judges them). Keys whose value is ``None`` (kedro-dagster's "unset") are dropped.
+    ``nested_ignored`` names settings inside handled keys the caller set aside
+    (``container_kwargs.shm_size``), with their reasons.
     """
     renamed, ignored, handled = renamed or {}, ignored or {}, set(handled)
     taken: dict[str, Any] = {}
@@ -54,4 +57,4 @@ def adopt(
         else:
             taken[renamed.get(key, key)] = value
     taken.update(extra or {})
-    return Adopted(taken, skipped, refusal)
+    return Adopted(taken, {**skipped, **(nested_ignored or {})}, refusal)

@@ -79,12 +79,13 @@ class LaunchedRunExecutor(KedroStepExecutor):
             plan_context.log.warning(f"Executor '{wanted}' cannot run here ({error}): {inline}.")
             return run.spec, InlineLauncher(run.spec)
         kind = kind_named(config.executor.kind)
-        if not isinstance(kind, PackageExecutorKind) or kind.nodes_run is NodesRun.DRIVER:
-            if not isinstance(kind, PackageExecutorKind):
-                plan_context.log.warning(
-                    f"Executor '{config.executor.name}' ({kind.name}) is used by kedro run only: "
-                    f"{inline}."
-                )
+        if not isinstance(kind, PackageExecutorKind):
+            plan_context.log.warning(
+                f"Executor '{config.executor.name}' ({kind.name}) is used by kedro run only: "
+                f"{inline}."
+            )
+            return run.spec, InlineLauncher(run.spec)
+        if kind.nodes_run is NodesRun.DRIVER:
             return run.spec, InlineLauncher(run.spec)
         plan = plan_run(
             run.job_pipeline, run.catalog, run.hook_manager, config, run.driver, run.spec.run_id,

@@ -110,13 +110,14 @@ def ui(env: str | None, host: str, port: int) -> None:
 
     from kedro_dagster_runner.ui.code_location import ENV_ENV, PROJECT_PATH_ENV
 
+    webserver, daemon = (shutil.which(name) for name in ("dagster-webserver", "dagster-daemon"))
+    if webserver is None or daemon is None:
+        raise click.ClickException(
+            "dagster-webserver and dagster-daemon are needed: "
+            "pip install 'kedro-dagster-runner[ui]'"
+        )
     project_path = Path.cwd()
     home, extra_env, temporary_home = _ui_home(project_path, env)
-    webserver = shutil.which("dagster-webserver")
-    if webserver is None:
-        raise click.ClickException(
-            "dagster-webserver is not installed: pip install 'kedro-dagster-runner[ui]'"
-        )
     child_env = {
         **os.environ,
         **extra_env,
@@ -126,23 +127,17 @@ def ui(env: str | None, host: str, port: int) -> None:
     }
     if env:
         child_env[ENV_ENV] = env
-    daemon = shutil.which("dagster-daemon")
-    if daemon is None:
-        raise click.ClickException(
-            "dagster-daemon is not installed: pip install 'kedro-dagster-runner[ui]'"
-        )
-    commands = {
-        "webserver": [webserver, "-h", host, "-p", str(port), "-m", CODE_LOCATION_MODULE],
-        "daemon": [daemon, "run", "-m", CODE_LOCATION_MODULE],
-    }
+    commands = [
+        [webserver, "-h", host, "-p", str(port), "-m", CODE_LOCATION_MODULE],
+        [daemon, "run", "-m", CODE_LOCATION_MODULE],
+    ]
     _create_storage(home, extra_env)
     click.echo(f"Dagster UI: http://{host}:{port}  (instance {home}, Ctrl-C to stop)")
     # The webserver, the daemon and the code servers they start each get a process group of
     # their own, stopped as a whole on Ctrl-C or SIGTERM (a service manager stopping this
     # command), or when either of the two ends.
     processes = [
-        subprocess.Popen(command, env=child_env, start_new_session=True)
-        for command in commands.values()
+        subprocess.Popen(command, env=child_env, start_new_session=True) for command in commands
     ]
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:

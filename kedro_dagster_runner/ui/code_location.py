@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import dagster
 
 from kedro_dagster_runner.config import load_project_config, resolve_config
-from kedro_dagster_runner.config.jobs import schedule_name
+from kedro_dagster_runner.config.jobs import job_pipeline, schedule_name
 from kedro_dagster_runner.errors import ConfigError, ProjectError
 from kedro_dagster_runner.executors import CODE_LOCATION_KIND
 from kedro_dagster_runner.executors.launched import EXECUTOR_TAG
@@ -60,7 +60,8 @@ def pipeline_run_spec(
     loggers: Mapping[str, LoggerSettings] | None = None,
     executor: str | None = None,
 ) -> RunSpec:
-    """The spec of a code-location job: in-process, Kedro run id derived per Dagster run.
+    """The spec of a code-location job: run by the ``launched`` kind, Kedro run id derived per
+    Dagster run.
 
     ``name`` is the registered pipeline the nodes come from; ``job`` the dagster.yml job they
     were selected for (the Dagster job is named after it), if any; ``executor`` the dagster.yml
@@ -148,28 +149,19 @@ def _load(project_path: str, env: str | None, conf_source: str | None) -> dagste
 def configured_jobs(
     config: ResolvedConfig, registered: Mapping[str, Pipeline], project: ProjectSpec
 ) -> list[tuple[dagster.JobDefinition, list[dagster.ScheduleDefinition]]]:
-    """dagster.yml's jobs, each with its schedule (if any), on the code location's executor.
+    """dagster.yml's jobs, each with its schedule (if any).
 
     Raises:
-        ConfigError: A job's pipeline is not registered or its filter is invalid.
+        ConfigError: A job's pipeline is not usable
+            (:func:`~kedro_dagster_runner.config.jobs.job_pipeline`).
     """
     from kedro_dagster_runner.job import build_job
 
     built = []
     for name, settings in config.jobs.items():
-        pipeline_name = settings.pipeline.pipeline_name
-        if pipeline_name not in registered:
-            raise ConfigError(
-                f"jobs.{name}.pipeline.pipeline_name: no pipeline '{pipeline_name}' is "
-                f"registered; registered: {', '.join(sorted(registered))}"
-            )
-        try:
-            pipeline = settings.pipeline.select(registered[pipeline_name])
-        except ValueError as exc:
-            raise ConfigError(f"jobs.{name}.pipeline: {exc}") from None
         spec = pipeline_run_spec(
-            pipeline_name,
-            pipeline,
+            settings.pipeline.pipeline_name,
+            job_pipeline(name, settings, registered),
             project,
             job=name,
             loggers=config.loggers_of(name),

@@ -64,10 +64,11 @@ def sensor_definition(
         ConfigError: It names a job the code location does not have, or a hook that cannot be
             imported.
     """
-    for key, wanted in [("jobs", job) for job in settings.jobs or []] + [
-        ("launch", settings.launch)
-    ]:
-        if wanted is not None and wanted not in jobs:
+    references = [("jobs", job) for job in settings.jobs or []]
+    if settings.launch is not None:
+        references.append(("launch", settings.launch))
+    for key, wanted in references:
+        if wanted not in jobs:
             raise ConfigError(
                 f"sensors.{name}.{key}: no job '{wanted}' in the code location; "
                 f"jobs: {', '.join(sorted(jobs))}"
