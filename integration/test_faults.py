@@ -229,9 +229,11 @@ def test_a_killed_dask_worker_fails_its_node_instead_of_running_it_again(
     held.start("dask_scheduler")
     victim = hook_calls(held.hook_log, "before_node_run")[0]
     os.kill(victim["pid"], signal.SIGKILL)  # its nanny starts a new worker; dask re-runs the task
-    workers_log = held.tmp_path / "workers.log"
-    wait_for(lambda: "delivered a second time" in workers_log.read_text(), 60, "a refused re-run")
+    # Released at once: the queued third node may reach a worker before the re-run does, and
+    # it must not hold that worker (the re-run is refused whenever it arrives).
     held.release.touch()
+    workers_log = held.tmp_path / "workers.log"
+    wait_for(lambda: "delivered a second time" in workers_log.read_text(), 120, "a refused re-run")
 
     assert held.finish() != 0
     output = held.output()

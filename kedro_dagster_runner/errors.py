@@ -55,6 +55,11 @@ class MissingExtraError(ConfigError):
         self.extra = extra
 
 
+class PartitionError(ConfigError):
+    """Partitions a run cannot fan out over as asked (``partitions=``, partitioned outputs of
+    different definitions); raised before any node runs."""
+
+
 class UnpicklableDataError(DagsterRunnerError):
     """Data that has to cross a process boundary cannot be serialised with cloudpickle."""
 

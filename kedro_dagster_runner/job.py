@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     AssetRecord = AssetObservation | AssetMaterialization
 
 KEDRO_NODE_TAG = "kedro/node"
+KEDRO_PARTITION_TAG = "kedro/partition"
 STEP_PRIORITY_TAG = "dagster/priority"
 
 
@@ -138,9 +139,11 @@ def _make_op(
             for name in node.outputs
         },
         compute_fn=partial(_run_op, spec),
-        description=f"Kedro node {node.name}",
+        description=f"Kedro node {node.name}"
+        + (f", partition {node.partition_key}" if node.partition_key is not None else ""),
         tags={
             KEDRO_NODE_TAG: node.name,
+            **({KEDRO_PARTITION_TAG: node.partition_key} if node.partition_key is not None else {}),
             STEP_PRIORITY_TAG: str(priority),
             **{kedro_tag_key(tag): "true" for tag in node.tags},
         },
@@ -149,21 +152,27 @@ def _make_op(
 
 def _graph_dependencies(
     spec: RunSpec, io_names: dict[str, str]
-) -> tuple[dict[dagster.NodeInvocation, dict[str, dagster.DependencyDefinition]], set[str]]:
-    """Edges from each dataset's writer to its readers, as Kedro orders nodes: by the dataset
+) -> tuple[dict[dagster.NodeInvocation, dict[str, dagster.IDependencyDefinition]], set[str]]:
+    """Edges from each dataset's writers to its readers, as Kedro orders nodes: by the dataset
     name without its transcoding suffix (a node reading ``df@spark`` runs after the one writing
-    ``df@pandas``)."""
+    ``df@pandas``). An input written by several ops (the partitions of a fanned-out node) takes
+    them all, or those of the partitions the reading op reads."""
     import dagster
 
-    dependencies: dict[dagster.NodeInvocation, dict[str, dagster.DependencyDefinition]] = {}
+    dependencies: dict[dagster.NodeInvocation, dict[str, dagster.IDependencyDefinition]] = {}
     consumed: set[str] = set()
     for node in spec.nodes:
-        edges = {}
+        sources: dict[str, list[dagster.DependencyDefinition]] = {}
         for name, writer, written in spec.upstream(node):
-            edges[io_names[name]] = dagster.DependencyDefinition(writer.op_name, io_names[written])
+            sources.setdefault(io_names[name], []).append(
+                dagster.DependencyDefinition(writer.op_name, io_names[written])
+            )
             consumed.add(name)
         invocation = dagster.NodeInvocation(op_definition_name(spec, node), alias=node.op_name)
-        dependencies[invocation] = edges
+        dependencies[invocation] = {
+            io_name: found[0] if len(found) == 1 else dagster.MultiDependencyDefinition(found)
+            for io_name, found in sources.items()
+        }
     return dependencies, consumed
 
 

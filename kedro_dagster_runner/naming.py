@@ -93,6 +93,18 @@ def unique_op_names(node_names: Iterable[str]) -> dict[str, str]:
     return _distinct(node_names, dagster_name)
 
 
+def unique_step_names(steps: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], str]:
+    """Map each ``(node name, partition key or None)`` to a distinct op name: the node's, with
+    ``__<key>`` for one partition of a fanned-out node; clashes get a short stable hash suffix."""
+    encoded = {(node if key is None else f"{node}\x00{key}"): (node, key) for node, key in steps}
+
+    def base(name: str) -> str:
+        node, _, key = name.partition("\x00")
+        return dagster_name(node) + (f"__{re.sub(r'[^A-Za-z0-9_]', '_', key)}" if key else "")
+
+    return {encoded[name]: op for name, op in _distinct(encoded, base).items()}
+
+
 def _io_base(dataset_name: str) -> str:
     name = dagster_name(dataset_name)
     return f"{name}_" if name in RESERVED_NAMES else name

@@ -40,13 +40,23 @@ class ProjectSpec:
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One Kedro node as the job sees it: names and dataset edges only."""
+    """One op of the job: a Kedro node (names and dataset edges only), or one partition of a
+    node fanned out over partitions (:mod:`kedro_dagster_runner.partitions.fanout`).
+
+    Attributes:
+        partition_key: The key of the op's partition; ``None`` when the op runs the whole node.
+        partition_reads: Partitioned input -> the partitions the op reads.
+        partitioned_outputs: The node's outputs the op writes one partition of.
+    """
 
     name: str
     op_name: str
     inputs: list[str]
     outputs: list[str]
     tags: list[str] = field(default_factory=list)
+    partition_key: str | None = None
+    partition_reads: dict[str, list[str]] = field(default_factory=dict)
+    partitioned_outputs: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -117,22 +127,30 @@ class RunSpec:
         )
 
     @cached_property
-    def writers(self) -> dict[str, tuple[NodeSpec, str]]:
-        """Dataset (without its transcoding suffix) -> the node writing it and the name it writes
-        (Kedro orders nodes by these edges: ``df@spark`` is read after ``df@pandas`` is written)."""
-        return {
-            strip_transcoding(output): (node, output)
-            for node in self.nodes
-            for output in node.outputs
-        }
+    def writers(self) -> dict[str, list[tuple[NodeSpec, str]]]:
+        """Dataset (without its transcoding suffix) -> the ops writing it and the name each
+        writes (Kedro orders nodes by these edges: ``df@spark`` is read after ``df@pandas`` is
+        written; a fanned-out node has one op per partition)."""
+        writers: dict[str, list[tuple[NodeSpec, str]]] = {}
+        for node in self.nodes:
+            for output in node.outputs:
+                writers.setdefault(strip_transcoding(output), []).append((node, output))
+        return writers
 
     def upstream(self, node: NodeSpec) -> list[tuple[str, NodeSpec, str]]:
-        """``(input, writer, written name)`` for each input of ``node`` another node writes."""
+        """``(input, writer, written name)`` for each op writing an input of ``node`` (of a
+        partitioned input, only the ops writing the partitions ``node`` reads)."""
         edges = []
         for name in node.inputs:
-            writer = self.writers.get(strip_transcoding(name))
-            if writer is not None and writer[0].op_name != node.op_name:
-                edges.append((name, *writer))
+            reads = node.partition_reads.get(name)
+            for writer, written in self.writers.get(strip_transcoding(name), ()):
+                unread = (
+                    reads is not None
+                    and writer.partition_key is not None
+                    and writer.partition_key not in reads
+                )
+                if writer.name != node.name and not unread:
+                    edges.append((name, writer, written))
         return edges
 
     def parallel_width(self) -> int:

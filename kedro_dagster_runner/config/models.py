@@ -135,6 +135,11 @@ class RunnerSettings(StrictModel):
         "runs (docker, k8s) and whose options configure the run launcher (default: the run's "
         "executor when it is one); ignored by attached runs.",
     )
+    partitions: str | list[str] | None = Field(
+        default=None,
+        description="The partitions a node fanned out over partitions runs for: keys "
+        "(a,b,c or a list) or a range (start...end); default: every key of its output.",
+    )
 
     @field_validator("dagster_logs", mode="before")
     @classmethod

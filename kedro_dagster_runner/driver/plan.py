@@ -24,8 +24,9 @@ from kedro_dagster_runner.driver.tags import run_tags
 from kedro_dagster_runner.errors import DagsterRunnerError, UnpicklableDataError
 from kedro_dagster_runner.executors import NodesRun, kind_named
 from kedro_dagster_runner.mlflow_bridge import driver_run
-from kedro_dagster_runner.naming import dagster_name, job_name_for, unique_op_names
-from kedro_dagster_runner.spec import NodeSpec, ProjectSpec, RunSpec
+from kedro_dagster_runner.naming import dagster_name, job_name_for
+from kedro_dagster_runner.partitions.fanout import node_specs, parse_selection, plan_fan_out
+from kedro_dagster_runner.spec import ProjectSpec, RunSpec
 from kedro_dagster_runner.workers.handoff import (
     detached_handoff_root,
     is_parameter,
@@ -241,7 +242,7 @@ def _spec(
     store: RunStore,
     handoff_datasets: list[str],
 ) -> RunSpec:
-    op_names = unique_op_names(node.name for node in pipeline.nodes)
+    fan_out = plan_fan_out(pipeline, catalog, parse_selection(config.runner.partitions))
     pipeline_names = (driver.pipeline_names if driver else None) or ["__default__"]
     tags = run_tags(
         run_id,
@@ -261,16 +262,7 @@ def _spec(
         job_name=dagster_name(config.runner.job)
         if config.runner.job
         else job_name_for(pipeline_names),
-        nodes=[
-            NodeSpec(
-                name=node.name,
-                op_name=op_names[node.name],
-                inputs=list(node.inputs),
-                outputs=list(node.outputs),
-                tags=sorted(node.tags),
-            )
-            for node in pipeline.nodes
-        ],
+        nodes=node_specs(pipeline, fan_out, catalog),
         executor_kind=config.executor.kind,
         handoff_uri=store.uri,
         handoff_datasets=handoff_datasets,

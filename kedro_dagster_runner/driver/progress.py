@@ -50,7 +50,9 @@ class RunProgress:
 
     Attributes:
         started: Op names of the steps that started.
-        done: Kedro names of the nodes that completed.
+        done: Kedro names of the nodes that completed (a node fanned out over partitions once
+            all its partitions completed).
+        steps_done: How many steps (ops) completed.
         failed: Op names of the steps that failed, in the order they failed.
         skipped: Op names of the steps Dagster skipped (upstream failure).
         not_started: Op names of the steps a stock executor started after a failure, whose op
@@ -64,6 +66,7 @@ class RunProgress:
     show_bar: bool = False
     started: list[str] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
+    steps_done: int = 0
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     not_started: list[str] = field(default_factory=list)
@@ -71,6 +74,12 @@ class RunProgress:
     engine_errors: list[str] = field(default_factory=list)
     _bar: Progress | None = None
     _task: TaskID | None = None
+    _partitions_left: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for node in self.spec.nodes:
+            if node.partition_key is not None:
+                self._partitions_left[node.name] = self._partitions_left.get(node.name, 0) + 1
 
     @classmethod
     def for_run(cls, spec: RunSpec, logger: logging.Logger, mode: str) -> RunProgress:
@@ -110,10 +119,7 @@ class RunProgress:
         if kind == "STEP_START":
             self.started.append(str(event.step_key))
         elif kind == "STEP_SUCCESS":
-            name = self._node_name(event.step_key)
-            self.done.append(name)
-            self.logger.info("Completed node: %s", name)
-            self.logger.info("Completed %d out of %d tasks", len(self.done), len(self.spec.nodes))
+            self._step_succeeded(str(event.step_key))
             if self._bar is not None and self._task is not None:
                 self._bar.advance(self._task)
         elif kind == "STEP_FAILURE":
@@ -130,6 +136,20 @@ class RunProgress:
             error = getattr(event.event_specific_data, "error", None)
             if error is not None:
                 self.engine_errors.append(f"{event.message}\n{error.to_string()}")
+
+    def _step_succeeded(self, step_key: str) -> None:
+        node = self.spec.node_by_op.get(step_key)
+        name = node.name if node else step_key
+        self.steps_done += 1
+        if node is not None and node.partition_key is not None:
+            self.logger.info("Completed node: %s, partition %s", name, node.partition_key)
+            self._partitions_left[name] -= 1
+            if self._partitions_left[name] == 0:
+                self.done.append(name)
+        else:
+            self.logger.info("Completed node: %s", name)
+            self.done.append(name)
+        self.logger.info("Completed %d out of %d tasks", self.steps_done, len(self.spec.nodes))
 
     def unfinished(self) -> list[str]:
         """Kedro names of the nodes that started and neither completed nor failed."""

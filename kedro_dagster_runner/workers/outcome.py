@@ -108,6 +108,8 @@ class StepOutcome:
     materialized: DatasetMetadata = field(default_factory=dict)
     observed: DatasetMetadata = field(default_factory=dict)
     logs: LogRecords = field(default_factory=list)
+    partitions: dict[str, list[str]] = field(default_factory=dict)
+    """Dataset -> the partitions the op read or wrote (one partition of a fanned-out node)."""
 
     @property
     def ok(self) -> bool:
@@ -137,4 +139,8 @@ class StepOutcome:
             materialized=data.get("materialized") or {},
             observed=data.get("observed") or {},
             logs=[(int(level), str(message)) for level, message in data.get("logs") or []],
+            partitions={
+                str(name): [str(key) for key in keys]
+                for name, keys in (data.get("partitions") or {}).items()
+            },
         )

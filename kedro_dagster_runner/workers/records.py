@@ -21,16 +21,19 @@ if TYPE_CHECKING:
 
 
 def asset_records(outcome: StepOutcome) -> list[AssetObservation | AssetMaterialization]:
-    """Observations of the persisted inputs, then materializations of the persisted outputs."""
+    """Observations of the persisted inputs, then materializations of the persisted outputs
+    (one per partition the op read or wrote, for one partition of a fanned-out node)."""
     from dagster import AssetKey, AssetMaterialization, AssetObservation
 
     records: list[AssetObservation | AssetMaterialization] = [
-        AssetObservation(AssetKey(asset_key_path(name)), metadata=metadata)
+        AssetObservation(AssetKey(asset_key_path(name)), metadata=metadata, partition=partition)
         for name, metadata in outcome.observed.items()
+        for partition in outcome.partitions.get(name, [None])
     ]
     records += [
-        AssetMaterialization(AssetKey(asset_key_path(name)), metadata=metadata)
+        AssetMaterialization(AssetKey(asset_key_path(name)), metadata=metadata, partition=partition)
         for name, metadata in outcome.materialized.items()
+        for partition in outcome.partitions.get(name, [None])
     ]
     return records
 

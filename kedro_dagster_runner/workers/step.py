@@ -22,7 +22,8 @@ import time
 from kedro_dagster_runner.errors import DuplicateStepError, RunEndedError
 from kedro_dagster_runner.logging import capture
 from kedro_dagster_runner.mlflow_bridge import attached
-from kedro_dagster_runner.spec import RunSpec
+from kedro_dagster_runner.partitions.scope import scoped_node
+from kedro_dagster_runner.spec import NodeSpec, RunSpec
 from kedro_dagster_runner.workers.dataset_metadata import node_asset_metadata
 from kedro_dagster_runner.workers.outcome import NodeFailure, StepOutcome
 from kedro_dagster_runner.workers.runtime import runtime_for, spec_at
@@ -43,7 +44,9 @@ def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
     with capture() as logs:
         try:
             runtime = runtime_for(spec)
-            node = runtime.nodes[node_spec.name]
+            node = scoped_node(
+                runtime.nodes[node_spec.name], node_spec, node_spec.partitioned_outputs
+            )
             if not runtime.live and spec.handoff_uri:  # the context may have taken a while
                 open_store(spec.handoff_uri).refuse_if_ended(f"step '{op_name}'")
             # The driver's thread already has its MLflow run; other processes join it per node.
@@ -70,8 +73,21 @@ def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
             return StepOutcome(op_name, elapsed, failure, logs=list(logs))
     elapsed = (time.perf_counter() - started) * 1000
     return StepOutcome(
-        op_name, elapsed, materialized=materialized, observed=observed, logs=list(logs)
+        op_name,
+        elapsed,
+        materialized=materialized,
+        observed=observed,
+        logs=list(logs),
+        partitions=_partitions_touched(node_spec),
     )
+
+
+def _partitions_touched(node_spec: NodeSpec) -> dict[str, list[str]]:
+    """Dataset -> the partitions the op read or wrote (its asset events are per partition)."""
+    if node_spec.partition_key is None:
+        return {}
+    touched = {name: [node_spec.partition_key] for name in node_spec.partitioned_outputs}
+    return {**node_spec.partition_reads, **touched}
 
 
 def record_failure(spec: RunSpec, failure: NodeFailure, replace: bool = True) -> None:

@@ -112,3 +112,37 @@ class Rate(BaseModel):
 
 def use_rate(values: list[int], rate: Rate) -> int:
     return len(values) * rate.per_second
+
+
+def scale_partitions(parts: dict[str, Any], factor: int) -> dict[str, list[int]]:
+    """Each partition, loaded and multiplied (a map over partitions: fans out per key)."""
+    return {key: [value * factor for value in load()] for key, load in parts.items()}
+
+
+def shift_partitions(parts: dict[str, Any]) -> tuple[dict[str, list[int]], bool]:
+    """Each partition plus its own length; also a Nothing edge for the nodes that follow (any
+    value but None: Kedro refuses to save None)."""
+    shifted = {}
+    for key, load in parts.items():
+        values = load()
+        shifted[key] = [value + len(values) for value in values]
+    return shifted, True
+
+
+def combine_partitions(parts: dict[str, Any]) -> dict[str, int]:
+    """An aggregate over every partition (runs once)."""
+    return {key: sum(load()) for key, load in sorted(parts.items())}
+
+
+def after_combined(combined: dict[str, int], _shifted_done: None) -> str:
+    return f"{len(combined)} partitions combined"
+
+
+def daily_deltas(days: dict[str, Any]) -> dict[str, int]:
+    """Each day minus the day before (0 for a day whose previous day is not given)."""
+    values = {key: load() for key, load in sorted(days.items())}
+    keys = list(values)
+    return {
+        key: values[key] - values[keys[index - 1]] if index else 0
+        for index, key in enumerate(keys)
+    }

@@ -68,8 +68,29 @@ def register_pipelines() -> dict[str, Pipeline]:
         ]
     )
     typed = Pipeline([node(n.use_rate, ["numbers", "params:rate"], "rated", name="use_rate")])
+    partitioned = Pipeline(
+        [
+            node(
+                n.scale_partitions,
+                ["readings", "params:factor"],
+                "scaled_readings",
+                name="scale_partitions",
+            ),
+            node(
+                n.shift_partitions,
+                "scaled_readings",
+                ["shifted_readings", "shifted_done"],
+                name="shift_partitions",
+            ),
+            node(n.combine_partitions, "shifted_readings", "combined", name="combine"),
+            node(n.after_combined, ["combined", "shifted_done"], "announced", name="announce"),
+        ]
+    )
+    daily = Pipeline([node(n.daily_deltas, "daily", "daily_delta", name="daily_deltas")])
     return {
         "__default__": main,
+        "partitioned": partitioned,
+        "daily": daily,
         "failing": failing,
         "unpicklable": unpicklable,
         "lock_input": lock_input,
