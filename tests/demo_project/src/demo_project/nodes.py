@@ -143,6 +143,5 @@ def daily_deltas(days: dict[str, Any]) -> dict[str, int]:
     values = {key: load() for key, load in sorted(days.items())}
     keys = list(values)
     return {
-        key: values[key] - values[keys[index - 1]] if index else 0
-        for index, key in enumerate(keys)
+        key: values[key] - values[keys[index - 1]] if index else 0 for index, key in enumerate(keys)
     }
