@@ -214,8 +214,18 @@ def build_job(spec_json: str) -> dagster.JobDefinition:
             name=spec.job_name,
             executor_def=kind_named(spec.executor_kind).executor_definition(spec),
             tags=spec.tags,
+            partitions_def=_partitions_definition(spec),
             **_logger_options(spec),
         )
+
+
+def _partitions_definition(spec: RunSpec) -> dagster.PartitionsDefinition | None:
+    """The Dagster partitions of a partitioned code-location job (``None`` for other jobs)."""
+    if spec.partitions is None:
+        return None
+    from kedro_dagster_runner.partitions.definitions import PartitionsConfig
+
+    return PartitionsConfig(**spec.partitions).dagster_definition()
 
 
 def _logger_options(spec: RunSpec) -> dict[str, object]:

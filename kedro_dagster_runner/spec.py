@@ -88,6 +88,9 @@ class RunSpec:
             instance need it).
         loggers: dagster.yml loggers the job writes its event log to, by name (their settings,
             as ``config.loggers.LoggerSettings`` dumps them).
+        partitions: The partitions definition of a partitioned code-location job (as
+            ``partitions.definitions.PartitionsConfig`` dumps it): each Dagster run of the job
+            is launched for one of its keys.
     """
 
     run_id: str
@@ -106,6 +109,7 @@ class RunSpec:
     on_failure: str = "stop"
     private_env_names: list[str] = field(default_factory=list)
     loggers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    partitions: dict[str, Any] | None = None
 
     @property
     def stops_at_first_failure(self) -> bool:

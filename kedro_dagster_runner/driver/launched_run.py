@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from kedro_dagster_runner import _compat
 from kedro_dagster_runner.driver.session_capture import DriverContext
 from kedro_dagster_runner.errors import ProjectError
+from kedro_dagster_runner.partitions.fanout import for_run_partition
+from kedro_dagster_runner.workers.handoff import persisted_datasets
 from kedro_dagster_runner.workers.runtime import NodeRuntime, RunInputs, find_nodes, open_project
 from kedro_dagster_runner.workers.store import create_live_store
 
@@ -67,12 +69,16 @@ class LaunchedRun:
         return self._runtime.hook_manager
 
     @classmethod
-    def open(cls, spec: RunSpec, op_names: Iterable[str]) -> LaunchedRun:
+    def open(
+        cls, spec: RunSpec, op_names: Iterable[str], partition_key: str | None = None
+    ) -> LaunchedRun:
         """Open the project's session for the run of ``spec`` (its Kedro run id already
-        derived) executing the steps ``op_names``.
+        derived) executing the steps ``op_names``, for partition ``partition_key`` of a
+        partitioned job (the run's ``dagster/partition`` tag).
 
         Raises:
             ProjectError: The spec has no project, or the nodes are not in its pipelines.
+            PartitionError: A partitioned job's run without a key, or with an unknown one.
         """
         from kedro.framework.project import pipelines
         from kedro.pipeline import Pipeline
@@ -84,6 +90,8 @@ class LaunchedRun:
         executed = {spec.node_by_op[op].name for op in op_names}
         every_node = find_nodes(spec, project.pipeline_names, pipelines)
         job_pipeline = Pipeline(list(every_node.values()))
+        spec = for_run_partition(spec, partition_key, job_pipeline, catalog)
+        spec = replace(spec, persisted_datasets=persisted_datasets(job_pipeline, catalog))
         nodes = {name: node for name, node in every_node.items() if name in executed}
         pipeline = Pipeline(list(nodes.values()))
         runtime = NodeRuntime(nodes, catalog, _compat.session_hook_manager(session), live=True)

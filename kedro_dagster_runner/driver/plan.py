@@ -26,12 +26,12 @@ from kedro_dagster_runner.executors import NodesRun, kind_named
 from kedro_dagster_runner.mlflow_bridge import driver_run
 from kedro_dagster_runner.naming import dagster_name, job_name_for
 from kedro_dagster_runner.partitions.fanout import node_specs, parse_selection, plan_fan_out
-from kedro_dagster_runner.spec import ProjectSpec, RunSpec
+from kedro_dagster_runner.spec import NodeSpec, ProjectSpec, RunSpec
 from kedro_dagster_runner.workers.handoff import (
     detached_handoff_root,
-    is_parameter,
     local_handoff_parent,
     needs_handoff,
+    persisted_datasets,
 )
 from kedro_dagster_runner.workers.runtime import (
     RUN_INPUTS_KEY,
@@ -163,8 +163,13 @@ def plan_run(
     driver: DriverContext | None,
     run_id: str,
     is_async: bool,
+    nodes: list[NodeSpec] | None = None,
 ) -> RunPlan:
     """Plan the run of ``pipeline`` on the configured executor.
+
+    ``nodes`` are the run's ops when they are given (a launched run: the job's own ops, its
+    partitioned ones set to the run's partition); by default one op per node, or per partition
+    of a node fanned out over partitions (``runner.partitions`` selects the keys).
 
     Raises:
         DagsterRunnerError: There is no Kedro session (a plain-Python run) and the run is
@@ -204,7 +209,12 @@ def plan_run(
         handoff_datasets = sorted(
             name for name in pipeline.datasets() if needs_handoff(name, catalog)
         )
-    spec = _spec(pipeline, catalog, config, driver, run_id, is_async, store, handoff_datasets)
+    if nodes is None:
+        fan_out = plan_fan_out(pipeline, catalog, parse_selection(config.runner.partitions))
+        nodes = node_specs(pipeline, fan_out, catalog)
+    spec = _spec(
+        pipeline, catalog, config, driver, run_id, is_async, store, handoff_datasets, nodes
+    )
     inputs = (
         RunInputs(dict(driver.runtime_params), dict(driver.load_versions))
         if driver is not None
@@ -241,8 +251,8 @@ def _spec(
     is_async: bool,
     store: RunStore,
     handoff_datasets: list[str],
+    nodes: list[NodeSpec],
 ) -> RunSpec:
-    fan_out = plan_fan_out(pipeline, catalog, parse_selection(config.runner.partitions))
     pipeline_names = (driver.pipeline_names if driver else None) or ["__default__"]
     tags = run_tags(
         run_id,
@@ -262,15 +272,11 @@ def _spec(
         job_name=dagster_name(config.runner.job)
         if config.runner.job
         else job_name_for(pipeline_names),
-        nodes=node_specs(pipeline, fan_out, catalog),
+        nodes=nodes,
         executor_kind=config.executor.kind,
         handoff_uri=store.uri,
         handoff_datasets=handoff_datasets,
-        persisted_datasets=sorted(
-            name
-            for name in pipeline.datasets()
-            if not is_parameter(name) and not needs_handoff(name, catalog)
-        ),
+        persisted_datasets=persisted_datasets(pipeline, catalog),
         project=_project_spec(driver) if driver is not None else None,
         is_async=is_async,
         tags=tags,

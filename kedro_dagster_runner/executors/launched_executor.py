@@ -15,6 +15,8 @@ from kedro_dagster_runner.executors.kedro_executor import KedroStepExecutor
 from kedro_dagster_runner.executors.launched import EXECUTOR_TAG
 from kedro_dagster_runner.executors.package_kind import PackageExecutorKind
 
+PARTITION_TAG = "dagster/partition"
+
 if TYPE_CHECKING:
     from dagster import DagsterEvent
 
@@ -44,7 +46,8 @@ class LaunchedRunExecutor(KedroStepExecutor):
         plan_context.instance.add_run_tags(plan_context.run_id, {"kedro/run_id": spec.run_id})
         executed = set(execution_plan.step_keys_to_execute)
         op_names = [node.op_name for node in spec.nodes if node.op_name in executed]
-        run = LaunchedRun.open(spec, op_names)
+        partition_key = plan_context.dagster_run.tags.get(PARTITION_TAG)
+        run = LaunchedRun.open(spec, op_names, partition_key)
         with ExitStack() as cleanup:
             cleanup.callback(run.close)
             try:
@@ -89,7 +92,7 @@ class LaunchedRunExecutor(KedroStepExecutor):
             return run.spec, InlineLauncher(run.spec)
         plan = plan_run(
             run.job_pipeline, run.catalog, run.hook_manager, config, run.driver, run.spec.run_id,
-            is_async=False,
+            is_async=False, nodes=run.spec.nodes,
         )  # fmt: skip
         cleanup.enter_context(plan.lifetime(lambda: False, logging.getLogger(__name__)))
         plan.publish(run.job_pipeline, run.catalog)

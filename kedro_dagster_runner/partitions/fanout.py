@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from kedro.pipeline.node import Node
 
     from kedro_dagster_runner.datasets import DagsterPartitionedDataset
-    from kedro_dagster_runner.spec import NodeSpec
+    from kedro_dagster_runner.spec import NodeSpec, RunSpec
 
 
 @dataclass(frozen=True)
@@ -137,10 +137,10 @@ class _Planner:
         self.written: dict[str, list[str]] = {}  # dataset -> keys this run writes
 
     def available(self, name: str) -> list[str]:
-        """The keys of a partitioned dataset at this point of the run."""
-        if name in self.written:
-            return self.written[name]
-        return self.partitioned[name].partition_keys()
+        """The keys of a partitioned dataset at this point of the run: its definition's (a
+        dynamic one's: those stored) and those the run writes before."""
+        keys = self.partitioned[name].partition_keys()
+        return list(dict.fromkeys([*keys, *self.written.get(name, [])]))
 
     def definition_of(self, name: str, keys: list[str]) -> dagster.PartitionsDefinition:
         config = self.partitioned[name].partitions
@@ -208,20 +208,12 @@ def plan_fan_out(
     planner = _Planner(partitioned, selection)
     steps: dict[str, list[PartitionStep]] = {}
     definitions: dict[str, PartitionsConfig] = {}
+    fanned = fanned_out_nodes(pipeline, catalog, partitioned)
     for node in pipeline.nodes:
-        outputs = [name for name in node.outputs if name in partitioned]
-        inputs = [name for name in node.inputs if name in partitioned]
-        if not outputs or not inputs:
+        if node.name not in fanned:
             continue
-        _check_other_outputs(node, outputs, catalog)
-        config = partitioned[outputs[0]].partitions
-        for other in outputs[1:]:
-            if not partitioned[other].partitions.same_as(config):
-                raise PartitionError(
-                    f"Node '{node.name}' writes partitioned datasets '{outputs[0]}' and "
-                    f"'{other}' with different partitions: a node fanned out over partitions "
-                    "writes one set of keys."
-                )
+        config, outputs = fanned[node.name]
+        inputs = [name for name in node.inputs if name in partitioned]
         keys = planner.output_keys(node, outputs, inputs)
         steps[node.name] = [
             PartitionStep(
@@ -239,6 +231,74 @@ def plan_fan_out(
             "node fans out when it reads and writes a DagsterPartitionedDataset."
         )
     return FanOut(steps, definitions)
+
+
+def fanned_out_nodes(
+    pipeline: Pipeline,
+    catalog: CatalogProtocol,
+    partitioned: dict[str, DagsterPartitionedDataset] | None = None,
+) -> dict[str, tuple[PartitionsConfig, list[str]]]:
+    """Node name -> (its outputs' partitions definition, its partitioned outputs) for each node
+    that fans out (keys are not computed).
+
+    Raises:
+        PartitionError: A node writes partitioned datasets of different definitions, or a
+            dataset that is neither partitioned nor a Nothing dataset.
+    """
+    if partitioned is None:
+        partitioned = partitioned_datasets(pipeline, catalog)
+    fanned = {}
+    for node in pipeline.nodes:
+        outputs = [name for name in node.outputs if name in partitioned]
+        if not outputs or not any(name in partitioned for name in node.inputs):
+            continue
+        _check_other_outputs(node, outputs, catalog)
+        config = partitioned[outputs[0]].partitions
+        for other in outputs[1:]:
+            if not partitioned[other].partitions.same_as(config):
+                raise PartitionError(
+                    f"Node '{node.name}' writes partitioned datasets '{outputs[0]}' and "
+                    f"'{other}' with different partitions: a node fanned out over partitions "
+                    "writes one set of keys."
+                )
+        fanned[node.name] = (config, outputs)
+    return fanned
+
+
+RUN_PARTITION = "{the run's partition}"
+"""``NodeSpec.partition_key`` of a partitioned node in a code-location job: the op runs for the
+partition the Dagster run is launched for (:func:`for_run_partition`)."""
+
+
+def for_run_partition(
+    spec: RunSpec, key: str | None, pipeline: Pipeline, catalog: CatalogProtocol
+) -> RunSpec:
+    """``spec`` with its :data:`RUN_PARTITION` ops set to partition ``key`` (the Dagster run's
+    ``dagster/partition`` tag) and the input partitions each reads.
+
+    Raises:
+        PartitionError: The job is partitioned but the run has no partition key, or the key is
+            not one of the partitions.
+    """
+    from dataclasses import replace
+
+    marked = {node.name for node in spec.nodes if node.partition_key == RUN_PARTITION}
+    if not marked:
+        return spec
+    if key is None:
+        raise PartitionError(
+            f"Job '{spec.job_name}' is partitioned: launch it for a partition (the launchpad's "
+            "partition selector, a backfill, or a partitioned schedule)."
+        )
+    fan_out = plan_fan_out(pipeline.only_nodes(*sorted(marked)), catalog, [key])
+    nodes = []
+    for node in spec.nodes:
+        if node.partition_key == RUN_PARTITION:
+            (step,) = fan_out.steps[node.name]
+            nodes.append(replace(node, partition_key=step.key, partition_reads=dict(step.reads)))
+        else:
+            nodes.append(node)
+    return replace(spec, nodes=nodes)
 
 
 def _check_other_outputs(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import dagster
 
 from kedro_dagster_runner import _compat
+from kedro_dagster_runner.datasets import DagsterNothingDataset, DagsterPartitionedDataset
 from kedro_dagster_runner.naming import asset_key_path, dagster_name, strip_transcoding
 from kedro_dagster_runner.workers.handoff import is_parameter, needs_handoff
 
@@ -87,12 +88,41 @@ def asset_specs(pipeline: Pipeline, catalog: CatalogProtocol) -> list[dagster.As
         specs.append(
             dagster.AssetSpec(
                 key=dagster.AssetKey(asset_key_path(base)),
-                deps=[dagster.AssetKey(asset_key_path(dep)) for dep in sorted(deps)],
+                deps=[_dependency(dep, name, catalog) for dep in sorted(deps)],
+                partitions_def=_partitions_of(dataset),
                 description=f"Kedro dataset {base}"
                 + (f", written by node {writer}" if writer else ", an input of the project"),
                 group_name=dagster_name(base.rsplit(".", 1)[0]) if "." in base else "kedro",
                 metadata=metadata,
-                kinds={"kedro"},
+                kinds={"kedro", "nothing"}
+                if isinstance(dataset, DagsterNothingDataset)
+                else {"kedro"},
             )
         )
     return specs
+
+
+def _partitions_of(dataset: object) -> dagster.PartitionsDefinition | None:
+    """A partitioned dataset's Dagster partitions (a dynamic definition's keys are not known to
+    the instance: its asset is shown unpartitioned)."""
+    if isinstance(dataset, DagsterPartitionedDataset) and not dataset.partitions.is_dynamic:
+        return dataset.partitions.dagster_definition()
+    return None
+
+
+def _dependency(upstream: str, downstream: str, catalog: CatalogProtocol) -> dagster.AssetDep:
+    """The edge from ``upstream``'s asset, with the partition mapping between two partitioned
+    datasets (the one declared on ``upstream`` for ``downstream``, else Dagster's default)."""
+    key = dagster.AssetKey(asset_key_path(upstream))
+    source = catalog.get(upstream) if upstream in catalog else None
+    target = catalog.get(downstream)
+    if (
+        not isinstance(source, DagsterPartitionedDataset)
+        or _partitions_of(source) is None
+        or _partitions_of(target) is None
+    ):
+        return dagster.AssetDep(key)
+    mapping = source.mapping_to(downstream)
+    return dagster.AssetDep(
+        key, partition_mapping=mapping.dagster_mapping() if mapping is not None else None
+    )

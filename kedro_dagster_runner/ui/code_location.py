@@ -22,6 +22,7 @@ persisted: in-memory data of the earlier run is gone.
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,8 @@ from kedro_dagster_runner.errors import ConfigError, ProjectError
 from kedro_dagster_runner.executors import CODE_LOCATION_KIND
 from kedro_dagster_runner.executors.launched import EXECUTOR_TAG
 from kedro_dagster_runner.naming import dagster_name, job_name_for, unique_op_names
+from kedro_dagster_runner.partitions.definitions import PartitionsConfig
+from kedro_dagster_runner.partitions.fanout import RUN_PARTITION, fanned_out_nodes
 from kedro_dagster_runner.spec import DERIVED_RUN_ID, NodeSpec, ProjectSpec, RunSpec
 from kedro_dagster_runner.ui.assets import asset_specs
 from kedro_dagster_runner.ui.sensors import sensor_definition
@@ -41,6 +44,7 @@ from kedro_dagster_runner.ui.sensors import sensor_definition
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
     from kedro_dagster_runner.config import ResolvedConfig
@@ -56,6 +60,7 @@ def pipeline_run_spec(
     name: str,
     pipeline: Pipeline,
     project: ProjectSpec,
+    catalog: CatalogProtocol | None = None,
     job: str | None = None,
     loggers: Mapping[str, LoggerSettings] | None = None,
     executor: str | None = None,
@@ -66,8 +71,17 @@ def pipeline_run_spec(
     ``name`` is the registered pipeline the nodes come from; ``job`` the dagster.yml job they
     were selected for (the Dagster job is named after it), if any; ``executor`` the dagster.yml
     executor its runs use (see :mod:`kedro_dagster_runner.executors.launched`).
+
+    When the nodes that fan out over partitions (read from ``catalog``) share one static or
+    time-window partitions definition, the job is partitioned by it: each Dagster run is for
+    one key, and those nodes' ops run for that key only. Otherwise every node runs over whole
+    datasets, as under Kedro's runners.
     """
     op_names = unique_op_names(node.name for node in pipeline.nodes)
+    fanned = fanned_out_nodes(pipeline, catalog) if catalog is not None else {}
+    partitions = _job_partitions([config for config, _ in fanned.values()])
+    if partitions is None:
+        fanned = {}
     tags = {"kedro/pipeline": name, "kedro/env": project.env or "", "kedro/runner": "UI"}
     if job is not None:
         tags["kedro/job"] = job
@@ -83,9 +97,12 @@ def pipeline_run_spec(
                 list(node.inputs),
                 list(node.outputs),
                 sorted(node.tags),
+                partition_key=RUN_PARTITION if node.name in fanned else None,
+                partitioned_outputs=fanned[node.name][1] if node.name in fanned else [],
             )
             for node in pipeline.nodes
         ],
+        partitions=asdict(partitions) if partitions is not None else None,
         executor_kind=CODE_LOCATION_KIND,
         project=ProjectSpec(
             project_path=project.project_path,
@@ -99,12 +116,39 @@ def pipeline_run_spec(
     )
 
 
+def _lineage_pipeline(registered: Mapping[str, Pipeline]) -> Pipeline:
+    """The nodes whose datasets are the code location's assets: ``__default__``, and those of
+    every other pipeline that can join it (a pipeline whose nodes clash with it, e.g. writing
+    one of its outputs from another node, is left out)."""
+    from kedro.pipeline import Pipeline
+    from kedro.pipeline.pipeline import OutputNotUniqueError
+
+    combined = registered.get("__default__") or Pipeline([])
+    for name, pipeline in registered.items():
+        if name == "__default__":
+            continue
+        try:
+            combined = combined + pipeline
+        except (OutputNotUniqueError, ValueError):  # an output of two nodes, a name twice
+            continue
+    return combined
+
+
+def _job_partitions(definitions: list[PartitionsConfig]) -> PartitionsConfig | None:
+    """The one definition a job is partitioned by: shared by all its fanned-out nodes, and
+    not dynamic (whose keys the instance would have to be told)."""
+    if not definitions or definitions[0].is_dynamic:
+        return None
+    if all(definitions[0].same_as(other) for other in definitions[1:]):
+        return definitions[0]
+    return None
+
+
 @cache
 def _load(project_path: str, env: str | None, conf_source: str | None) -> dagster.Definitions:
     from kedro.framework.project import pipelines
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
-    from kedro.pipeline import Pipeline
 
     from kedro_dagster_runner.job import build_job
 
@@ -121,15 +165,17 @@ def _load(project_path: str, env: str | None, conf_source: str | None) -> dagste
         conf_source=conf_source,
     )
     registered = {name: pipelines[name] for name in sorted(pipelines.keys())}
-    everything = registered.get("__default__") or sum(registered.values(), start=Pipeline([]))
+    everything = _lineage_pipeline(registered)
     jobs = {
         name: build_job(
-            pipeline_run_spec(name, pipeline, project, executor=config.runner.executor).to_json()
+            pipeline_run_spec(
+                name, pipeline, project, catalog, executor=config.runner.executor
+            ).to_json()
         )
         for name, pipeline in registered.items()
         if pipeline.nodes
     }
-    configured = configured_jobs(config, registered, project)
+    configured = configured_jobs(config, registered, project, catalog)
     clashes = sorted({job.name for job in jobs.values()} & {job.name for job, _ in configured})
     if clashes:
         raise ConfigError(
@@ -147,7 +193,10 @@ def _load(project_path: str, env: str | None, conf_source: str | None) -> dagste
 
 
 def configured_jobs(
-    config: ResolvedConfig, registered: Mapping[str, Pipeline], project: ProjectSpec
+    config: ResolvedConfig,
+    registered: Mapping[str, Pipeline],
+    project: ProjectSpec,
+    catalog: CatalogProtocol | None = None,
 ) -> list[tuple[dagster.JobDefinition, list[dagster.ScheduleDefinition]]]:
     """dagster.yml's jobs, each with its schedule (if any).
 
@@ -163,6 +212,7 @@ def configured_jobs(
             settings.pipeline.pipeline_name,
             job_pipeline(name, settings, registered),
             project,
+            catalog,
             job=name,
             loggers=config.loggers_of(name),
             executor=settings.executor or config.runner.executor,

@@ -24,6 +24,7 @@ from kedro_dagster_runner.leftovers import SHARED_MEMORY
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
 
     from kedro_dagster_runner.workers.store import RunStore
 
@@ -45,6 +46,15 @@ def needs_handoff(name: str, catalog: CatalogProtocol) -> bool:
         return True
     dataset = catalog.get(name)
     return _compat.is_ephemeral(dataset) and not isinstance(dataset, CachedDataset)
+
+
+def persisted_datasets(pipeline: Pipeline, catalog: CatalogProtocol) -> list[str]:
+    """The pipeline's datasets the catalog persists (the run's Dagster assets), sorted."""
+    return sorted(
+        name
+        for name in pipeline.datasets()
+        if not is_parameter(name) and not needs_handoff(name, catalog)
+    )
 
 
 class HandoffDataset(AbstractDataset[Any, Any]):
