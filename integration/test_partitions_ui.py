@@ -6,11 +6,13 @@ partitions page in headless Chromium shows them materialized.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import test_ui
 from kedro_projects import DEMO_PROJECT, PIPELINES_OPTION, copy_project, hook_calls, kedro_runner
 from test_ui import chromium, graphql
@@ -131,3 +133,100 @@ def test_a_backfill_of_three_daily_keys_writes_exactly_those_partitions(
     page = chromium(f"{url}/assets/daily_delta?view=partitions", images / "asset-partitions.png")
     assert "daily_delta" in page
     assert "2024-01-03" in page, page[-3000:]
+
+
+LAUNCH = """
+mutation ($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message stack }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+RUN = """
+query ($id: ID!) { runOrError(runId: $id) { ... on Run { status tags { key value } } } }
+"""
+
+
+def _launch(url: str, job: str, run_config: dict, tags: dict[str, str]) -> dict:
+    params = {
+        "selector": {
+            "repositoryLocationName": _location(url),
+            "repositoryName": "__repository__",
+            "pipelineName": job,
+        },
+        "runConfigData": run_config,
+        "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
+    }
+    return graphql(url, LAUNCH, {"params": params})["launchRun"]
+
+
+def _wait_for_end(url: str, run_id: str, seconds: float = 240) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run = graphql(url, RUN, {"id": run_id})["runOrError"]
+        if run["status"] in {"SUCCESS", "FAILURE", "CANCELED"}:
+            return run
+        time.sleep(1)
+    raise TimeoutError(f"run {run_id} did not end in {seconds} s")
+
+
+def test_a_launchpad_run_of_one_key_takes_typed_kedro_parameters(ui_project: tuple) -> None:
+    """The static-keyed job launched for `north` with `factor: 3` in the launchpad's
+    `kedro_params` config: that partition only, computed with the changed parameter; a
+    value of the wrong type is refused by Dagster's config check before any run."""
+    project, url, _ = ui_project
+    config = {"resources": {"kedro_params": {"config": {"factor": 3}}}}
+
+    launched = _launch(url, "kedro_partitioned", config, {"dagster/partition": "north"})
+
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run = _wait_for_end(url, launched["run"]["runId"])
+    assert run["status"] == "SUCCESS", run
+    out = project / "data" / "out"
+    assert sorted(p.name for p in (out / "scaled_readings").iterdir()) == ["north.json"]
+    assert json.loads((out / "scaled_readings" / "north.json").read_text()) == [3, 6, 9]
+    assert json.loads((out / "shifted_readings" / "north.json").read_text()) == [6, 9, 12]
+
+    wrong = {"resources": {"kedro_params": {"config": {"factor": "three"}}}}
+    refused = _launch(url, "kedro_partitioned", wrong, {"dagster/partition": "north"})
+    assert refused["__typename"] == "RunConfigValidationInvalid", refused
+    assert "factor" in json.dumps(refused["errors"])
+
+
+def test_a_daily_job_gets_a_schedule_per_window_and_a_static_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    """dagster.yml jobs on the partitioned pipelines: a daily job's schedule tick runs the
+    window that just ended; a schedule on the static-keyed job is refused, naming it."""
+    import datetime
+
+    import dagster
+    import yaml
+
+    from kedro_dagster_runner.errors import ConfigError
+    from kedro_dagster_runner.ui.code_location import _load, build_definitions
+
+    project = copy_project(DEMO_PROJECT, tmp_path / "demo_project")
+    dagster_yml = project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(dagster_yml.read_text())
+    nightly = {"cron_schedule": "0 1 * * *", "execution_timezone": "UTC"}
+    config["jobs"] = {"deltas": {"pipeline": {"pipeline_name": "daily"}, "schedule": nightly}}
+    dagster_yml.write_text(yaml.safe_dump(config))
+
+    schedule = build_definitions(str(project)).resolve_schedule_def("deltas__schedule")
+    tick = datetime.datetime(2024, 1, 4, 1, 0, tzinfo=datetime.timezone.utc)
+    (request,) = schedule.evaluate_tick(
+        dagster.build_schedule_context(scheduled_execution_time=tick)
+    ).run_requests
+    assert request.partition_key == "2024-01-03"
+
+    config["jobs"] = {
+        "regions": {"pipeline": {"pipeline_name": "partitioned"}, "schedule": nightly}
+    }
+    dagster_yml.write_text(yaml.safe_dump(config))
+    _load.cache_clear()
+    with pytest.raises(ConfigError, match=r"jobs\.regions\.schedule: the job is partitioned"):
+        build_definitions(str(project))

@@ -278,6 +278,7 @@ def session_run_params(
     pipeline_names: list[str],
     node_names: list[str],
     runner: str,
+    runtime_params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``run_params`` ``KedroSession.run`` passes to pipeline hooks, in this Kedro's shape:
     the run's id under ``run_id`` (Kedro 1.3+) or ``session_id``, its pipelines under
@@ -302,7 +303,7 @@ def session_run_params(
         from_inputs=None,
         to_outputs=None,
         load_versions=None,
-        runtime_params={},
+        runtime_params=dict(runtime_params or {}),
     )
     if "pipeline_names" in session_run:
         params["pipeline_names"] = list(pipeline_names)

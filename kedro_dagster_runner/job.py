@@ -215,8 +215,18 @@ def build_job(spec_json: str) -> dagster.JobDefinition:
             executor_def=kind_named(spec.executor_kind).executor_definition(spec),
             tags=spec.tags,
             partitions_def=_partitions_definition(spec),
+            resource_defs=_launchpad_resources(spec),
             **_logger_options(spec),
         )
+
+
+def _launchpad_resources(spec: RunSpec) -> dict[str, dagster.ResourceDefinition] | None:
+    """A code-location job's typed Kedro parameters (``None`` for other jobs)."""
+    if spec.parameters is None:
+        return None
+    from kedro_dagster_runner.ui.launchpad_params import PARAMS_RESOURCE, params_resource
+
+    return {PARAMS_RESOURCE: params_resource(spec.parameters)}
 
 
 def _partitions_definition(spec: RunSpec) -> dagster.PartitionsDefinition | None:

@@ -91,6 +91,8 @@ class RunSpec:
         partitions: The partitions definition of a partitioned code-location job (as
             ``partitions.definitions.PartitionsConfig`` dumps it): each Dagster run of the job
             is launched for one of its keys.
+        parameters: The project's parameters, for a code-location job: the defaults of its
+            typed launchpad config (:mod:`kedro_dagster_runner.ui.launchpad_params`).
     """
 
     run_id: str
@@ -110,6 +112,7 @@ class RunSpec:
     private_env_names: list[str] = field(default_factory=list)
     loggers: dict[str, dict[str, Any]] = field(default_factory=dict)
     partitions: dict[str, Any] | None = None
+    parameters: dict[str, Any] | None = None
 
     @property
     def stops_at_first_failure(self) -> bool:

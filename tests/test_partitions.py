@@ -238,6 +238,18 @@ def test_a_selection_outside_the_partitions_is_refused_naming_the_dataset(
         plan_fan_out(pipeline, catalog, parse_selection(selection))
 
 
+def test_arguments_dagster_refuses_are_reported_naming_the_dataset(tmp_path: Path) -> None:
+    bad_start = {"type": "DailyPartitionsDefinition", "start_date": "the first of May"}
+    catalog = _catalog(
+        tmp_path,
+        raw=_partitioned(tmp_path / "raw", bad_start),
+        mapped=_partitioned(tmp_path / "mapped", bad_start),
+    )
+    pipeline = Pipeline([node(_identity, "raw", "mapped", name="map")])
+    with pytest.raises(PartitionError, match=r"Dataset 'mapped' \(catalog\): partition: Daily"):
+        plan_fan_out(pipeline, catalog)
+
+
 def test_a_fanned_out_node_writing_an_unpartitioned_dataset_is_refused(tmp_path: Path) -> None:
     catalog = _catalog(
         tmp_path,

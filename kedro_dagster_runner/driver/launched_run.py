@@ -70,11 +70,16 @@ class LaunchedRun:
 
     @classmethod
     def open(
-        cls, spec: RunSpec, op_names: Iterable[str], partition_key: str | None = None
+        cls,
+        spec: RunSpec,
+        op_names: Iterable[str],
+        partition_key: str | None = None,
+        runtime_params: dict[str, Any] | None = None,
     ) -> LaunchedRun:
         """Open the project's session for the run of ``spec`` (its Kedro run id already
         derived) executing the steps ``op_names``, for partition ``partition_key`` of a
-        partitioned job (the run's ``dagster/partition`` tag).
+        partitioned job (the run's ``dagster/partition`` tag), with the Kedro runtime
+        parameters the launchpad changed (as ``--params`` gives them).
 
         Raises:
             ProjectError: The spec has no project, or the nodes are not in its pipelines.
@@ -86,7 +91,8 @@ class LaunchedRun:
         project = spec.project
         if project is None:
             raise ProjectError(f"Dagster job {spec.job_name} has no Kedro project to run.")
-        session, context, catalog = open_project(spec, project, RunInputs())
+        runtime_params = dict(runtime_params or {})
+        session, context, catalog = open_project(spec, project, RunInputs(runtime_params))
         executed = {spec.node_by_op[op].name for op in op_names}
         every_node = find_nodes(spec, project.pipeline_names, pipelines)
         job_pipeline = Pipeline(list(every_node.values()))
@@ -103,13 +109,14 @@ class LaunchedRun:
             pipeline_names=project.pipeline_names or ["__default__"],
             node_names=sorted(executed),
             runner=LAUNCHED_RUNNER,
+            runtime_params=runtime_params,
         )
         driver = DriverContext(
             project_path=project.project_path,
             package_name=_compat.context_package_name(context),
             env=context.env,
             conf_source=project.conf_source,
-            runtime_params={},
+            runtime_params=runtime_params,
             config_loader=context.config_loader,
             pipeline_names=project.pipeline_names,
             run_params=run_params,

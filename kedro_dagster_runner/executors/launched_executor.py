@@ -40,14 +40,16 @@ class LaunchedRunExecutor(KedroStepExecutor):
     ) -> Iterator[DagsterEvent]:
         from kedro_dagster_runner.driver.launched_run import LaunchedRun
         from kedro_dagster_runner.job import spec_for_dagster_run
+        from kedro_dagster_runner.ui.launchpad_params import runtime_params
 
         spec = spec_for_dagster_run(self._job_spec, plan_context.run_id, plan_context.instance)
         # The Kedro run id (the save version of versioned datasets), findable in the UI.
         plan_context.instance.add_run_tags(plan_context.run_id, {"kedro/run_id": spec.run_id})
         executed = set(execution_plan.step_keys_to_execute)
         op_names = [node.op_name for node in spec.nodes if node.op_name in executed]
-        partition_key = plan_context.dagster_run.tags.get(PARTITION_TAG)
-        run = LaunchedRun.open(spec, op_names, partition_key)
+        dagster_run = plan_context.dagster_run
+        params = runtime_params(dagster_run.run_config, spec.parameters or {})
+        run = LaunchedRun.open(spec, op_names, dagster_run.tags.get(PARTITION_TAG), params)
         with ExitStack() as cleanup:
             cleanup.callback(run.close)
             try:

@@ -205,6 +205,7 @@ def plan_fan_out(
             out.
     """
     partitioned = partitioned_datasets(pipeline, catalog)
+    _check_definitions(partitioned)
     planner = _Planner(partitioned, selection)
     steps: dict[str, list[PartitionStep]] = {}
     definitions: dict[str, PartitionsConfig] = {}
@@ -299,6 +300,22 @@ def for_run_partition(
         else:
             nodes.append(node)
     return replace(spec, nodes=nodes)
+
+
+def _check_definitions(partitioned: dict[str, DagsterPartitionedDataset]) -> None:
+    """Dagster's checks of each definition's and mapping's arguments, before any node runs.
+
+    Raises:
+        PartitionError: Naming the dataset whose entry Dagster refuses.
+    """
+    for name, dataset in partitioned.items():
+        try:
+            if not dataset.partitions.is_dynamic:
+                dataset.partitions.dagster_definition()
+            for mapping in dataset.mappings.values():
+                mapping.dagster_mapping()
+        except ValueError as error:
+            raise PartitionError(f"Dataset '{name}' (catalog): {error}") from error
 
 
 def _check_other_outputs(

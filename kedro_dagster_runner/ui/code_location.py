@@ -21,11 +21,12 @@ persisted: in-memory data of the earlier run is gone.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster
 
@@ -64,13 +65,15 @@ def pipeline_run_spec(
     job: str | None = None,
     loggers: Mapping[str, LoggerSettings] | None = None,
     executor: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> RunSpec:
     """The spec of a code-location job: run by the ``launched`` kind, Kedro run id derived per
     Dagster run.
 
     ``name`` is the registered pipeline the nodes come from; ``job`` the dagster.yml job they
     were selected for (the Dagster job is named after it), if any; ``executor`` the dagster.yml
-    executor its runs use (see :mod:`kedro_dagster_runner.executors.launched`).
+    executor its runs use (see :mod:`kedro_dagster_runner.executors.launched`); ``parameters``
+    the project's, typed in the launchpad (:mod:`kedro_dagster_runner.ui.launchpad_params`).
 
     When the nodes that fan out over partitions (read from ``catalog``) share one static or
     time-window partitions definition, the job is partitioned by it: each Dagster run is for
@@ -103,6 +106,7 @@ def pipeline_run_spec(
             for node in pipeline.nodes
         ],
         partitions=asdict(partitions) if partitions is not None else None,
+        parameters=_json_values(parameters) if parameters is not None else None,
         executor_kind=CODE_LOCATION_KIND,
         project=ProjectSpec(
             project_path=project.project_path,
@@ -114,6 +118,11 @@ def pipeline_run_spec(
         tags=tags,
         loggers={name: logger.model_dump() for name, logger in (loggers or {}).items()},
     )
+
+
+def _json_values(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters as JSON carries them (a value JSON has no type for becomes its text)."""
+    return json.loads(json.dumps(dict(parameters), default=str))
 
 
 def _lineage_pipeline(registered: Mapping[str, Pipeline]) -> Pipeline:
@@ -169,13 +178,18 @@ def _load(project_path: str, env: str | None, conf_source: str | None) -> dagste
     jobs = {
         name: build_job(
             pipeline_run_spec(
-                name, pipeline, project, catalog, executor=config.runner.executor
+                name,
+                pipeline,
+                project,
+                catalog,
+                executor=config.runner.executor,
+                parameters=context.params,
             ).to_json()
         )
         for name, pipeline in registered.items()
         if pipeline.nodes
     }
-    configured = configured_jobs(config, registered, project, catalog)
+    configured = configured_jobs(config, registered, project, catalog, context.params)
     clashes = sorted({job.name for job in jobs.values()} & {job.name for job, _ in configured})
     if clashes:
         raise ConfigError(
@@ -197,6 +211,7 @@ def configured_jobs(
     registered: Mapping[str, Pipeline],
     project: ProjectSpec,
     catalog: CatalogProtocol | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> list[tuple[dagster.JobDefinition, list[dagster.ScheduleDefinition]]]:
     """dagster.yml's jobs, each with its schedule (if any).
 
@@ -216,6 +231,7 @@ def configured_jobs(
             job=name,
             loggers=config.loggers_of(name),
             executor=settings.executor or config.runner.executor,
+            parameters=parameters,
         )
         job = build_job(spec.to_json())
         built.append((job, job_schedules(name, settings, config, job)))
@@ -225,19 +241,45 @@ def configured_jobs(
 def job_schedules(
     name: str, settings: JobSettings, config: ResolvedConfig, job: dagster.JobDefinition
 ) -> list[dagster.ScheduleDefinition]:
-    """The schedule of job ``name``: a named one of ``schedules`` or its inline one."""
+    """The schedule of job ``name``: a named one of ``schedules`` or its inline one. A job
+    partitioned by time windows gets a partitioned schedule: each tick runs the partition of
+    the last complete window.
+
+    Raises:
+        ConfigError: A schedule on a job partitioned by static keys (a tick cannot pick one).
+    """
     if settings.schedule is None:
         return []
     named = isinstance(settings.schedule, str)
     schedule = config.schedules[settings.schedule] if named else settings.schedule
+    schedule_name_ = schedule_name(name, settings.schedule if named else None)
+    status = dagster.DefaultScheduleStatus(schedule.default_status)
+    if isinstance(job.partitions_def, dagster.TimeWindowPartitionsDefinition):
+        return [
+            dagster.build_schedule_from_partitioned_job(
+                job,
+                name=schedule_name_,
+                cron_schedule=schedule.cron_schedule,
+                execution_timezone=schedule.execution_timezone,
+                description=schedule.description,
+                metadata=schedule.metadata,
+                default_status=status,
+            )
+        ]
+    if job.partitions_def is not None:
+        raise ConfigError(
+            f"jobs.{name}.schedule: the job is partitioned by static keys, so a schedule tick "
+            "cannot choose one; launch its partitions from the UI (a backfill), or partition it "
+            "by time windows."
+        )
     return [
         dagster.ScheduleDefinition(
-            name=schedule_name(name, settings.schedule if named else None),
+            name=schedule_name_,
             cron_schedule=schedule.cron_schedule,
             execution_timezone=schedule.execution_timezone,
             description=schedule.description,
             metadata=schedule.metadata,
-            default_status=dagster.DefaultScheduleStatus(schedule.default_status),
+            default_status=status,
             job=job,
         )
     ]

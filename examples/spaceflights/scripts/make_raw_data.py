@@ -146,6 +146,23 @@ def make_shuttles(
     )
 
 
+BOOKING_DAYS = 7
+BOOKINGS_PER_DAY = 30
+
+
+def make_bookings(rng: np.random.Generator, shuttle_ids: np.ndarray) -> dict[str, pd.DataFrame]:
+    """One table of bookings per day of January 2024 (the partitions of ``daily_bookings``)."""
+    return {
+        f"2024-01-{day:02d}": pd.DataFrame(
+            {
+                "shuttle_id": rng.choice(shuttle_ids, size=BOOKINGS_PER_DAY),
+                "passengers": rng.integers(1, 9, size=BOOKINGS_PER_DAY),
+            }
+        )
+        for day in range(1, BOOKING_DAYS + 1)
+    }
+
+
 def main() -> None:
     rng = np.random.default_rng(SEED)
     companies, company_latent = make_companies(rng)
@@ -162,6 +179,12 @@ def main() -> None:
         path = RAW_DIR / f"{name}.csv"
         frame.to_csv(path, index=False, lineterminator="\n")
         print(f"wrote {len(frame):>4} rows to {path.relative_to(RAW_DIR.parents[1])}")
+    # A generator of its own, so adding the bookings left the three tables above unchanged.
+    bookings_dir = RAW_DIR / "bookings"
+    bookings_dir.mkdir(exist_ok=True)
+    for day, frame in make_bookings(np.random.default_rng(SEED + 1), shuttle_ids).items():
+        frame.to_csv(bookings_dir / f"{day}.csv", index=False, lineterminator="\n")
+    print(f"wrote {BOOKING_DAYS} days of bookings to data/01_raw/bookings")
 
 
 if __name__ == "__main__":
