@@ -216,11 +216,13 @@ def test_a_daily_job_gets_a_schedule_per_window_and_a_static_one_is_refused(
     config["jobs"] = {"deltas": {"pipeline": {"pipeline_name": "daily"}, "schedule": nightly}}
     dagster_yml.write_text(yaml.safe_dump(config))
 
-    schedule = build_definitions(str(project)).resolve_schedule_def("deltas__schedule")
+    definitions = build_definitions(str(project))
+    schedule = definitions.resolve_schedule_def("deltas__schedule")
     tick = datetime.datetime(2024, 1, 4, 1, 0, tzinfo=datetime.timezone.utc)
-    (request,) = schedule.evaluate_tick(
-        dagster.build_schedule_context(scheduled_execution_time=tick)
-    ).run_requests
+    context = dagster.build_schedule_context(
+        scheduled_execution_time=tick, repository_def=definitions.get_repository_def()
+    )
+    (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2024-01-03"
 
     config["jobs"] = {

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -254,19 +254,21 @@ def job_schedules(
     schedule = config.schedules[settings.schedule] if named else settings.schedule
     schedule_name_ = schedule_name(name, settings.schedule if named else None)
     status = dagster.DefaultScheduleStatus(schedule.default_status)
-    if isinstance(job.partitions_def, dagster.TimeWindowPartitionsDefinition):
+    windows = job.partitions_def
+    if isinstance(windows, dagster.TimeWindowPartitionsDefinition):
         return [
-            dagster.build_schedule_from_partitioned_job(
-                job,
+            dagster.ScheduleDefinition(
                 name=schedule_name_,
                 cron_schedule=schedule.cron_schedule,
                 execution_timezone=schedule.execution_timezone,
                 description=schedule.description,
                 metadata=schedule.metadata,
                 default_status=status,
+                job=job,
+                execution_fn=partial(_window_just_ended, windows),
             )
         ]
-    if job.partitions_def is not None:
+    if windows is not None:
         raise ConfigError(
             f"jobs.{name}.schedule: the job is partitioned by static keys, so a schedule tick "
             "cannot choose one; launch its partitions from the UI (a backfill), or partition it "
@@ -283,6 +285,18 @@ def job_schedules(
             job=job,
         )
     ]
+
+
+def _window_just_ended(
+    windows: dagster.TimeWindowPartitionsDefinition, context: dagster.ScheduleEvaluationContext
+) -> dagster.RunRequest | dagster.SkipReason:
+    """A tick of a time-partitioned job's schedule: a run of the last window that ended at the
+    tick's time (its cron and time zone are the schedule's own)."""
+    window = windows.get_prev_partition_window(context.scheduled_execution_time)
+    keys = windows.get_partition_keys_in_time_window(window) if window is not None else []
+    if not keys:
+        return dagster.SkipReason("No time window of the job has ended yet.")
+    return dagster.RunRequest(partition_key=keys[-1])
 
 
 def build_definitions(
