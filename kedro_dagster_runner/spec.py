@@ -58,6 +58,11 @@ class NodeSpec:
     partition_reads: dict[str, list[str]] = field(default_factory=dict)
     partitioned_outputs: list[str] = field(default_factory=list)
 
+    @property
+    def label(self) -> str:
+        """The node's name, with the op's partition when it runs one: ``daily (2024-01-03)``."""
+        return self.name if self.partition_key is None else f"{self.name} ({self.partition_key})"
+
 
 @dataclass(frozen=True)
 class RunSpec:

@@ -335,3 +335,21 @@ def test_partitions_runs_the_selected_keys_only_and_refuses_unknown_ones(
     assert refused.returncode != 0
     assert "PartitionError: partitions=2023-12-31: ['2023-12-31'] not among" in refused.output
     assert refused.calls("before_node_run") == []
+
+
+def test_a_failing_partition_fails_the_run_with_the_nodes_own_error(
+    kedro_demo: KedroRunner, demo_project: Path
+) -> None:
+    (demo_project / "data" / "readings" / "south.json").write_text("[10, 20,")  # broken
+    sequential = kedro_demo(PIPELINES_OPTION, "partitioned")
+    ours = kedro_demo("--runner", RUNNER, PIPELINES_OPTION, "partitioned")
+
+    assert sequential.returncode != 0 and ours.returncode != 0
+    for run in (sequential, ours):
+        assert "DatasetError: Failed while loading data from dataset" in run.output
+    (error,) = [call for call in ours.calls("on_node_error")]
+    assert error["node"] == "scale_partitions"
+    assert ours.calls("after_pipeline_run") == []
+    assert len(ours.calls("on_pipeline_error")) == 1
+    # stop at the first failure, as Kedro: nothing downstream of the failed partition started
+    assert "combine" not in ours.nodes_run() and "announce" not in ours.nodes_run()

@@ -65,7 +65,7 @@ def _node_error(spec: RunSpec, progress: RunProgress, store: RunStore) -> BaseEx
     op_name = progress.failed[0]
     node = spec.node_by_op[op_name]
     failure = _recorded_failure(op_name, progress, store)
-    others = [spec.node_by_op[op].name for op in progress.failed[1:]]
+    others = [spec.node_by_op[op].label for op in progress.failed[1:]]
     if others:
         _LOGGER.warning("These nodes failed too: %s", ", ".join(others))
     remote = None
@@ -73,7 +73,7 @@ def _node_error(spec: RunSpec, progress: RunProgress, store: RunStore) -> BaseEx
         # As concurrent.futures does for ParallelRunner: the worker's traceback is the cause,
         # printed above the exception, whose own line stays the last one.
         remote = RemoteTraceback(
-            f"Node '{node.name}' raised in process {failure.pid} on {failure.host}:\n"
+            f"Node '{node.label}' raised in process {failure.pid} on {failure.host}:\n"
             f"{failure.traceback.rstrip()}"
         )
     error = failure.exception

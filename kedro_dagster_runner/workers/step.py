@@ -22,7 +22,6 @@ import time
 from kedro_dagster_runner.errors import DuplicateStepError, RunEndedError
 from kedro_dagster_runner.logging import capture
 from kedro_dagster_runner.mlflow_bridge import attached
-from kedro_dagster_runner.partitions.scope import scoped_node
 from kedro_dagster_runner.spec import NodeSpec, RunSpec
 from kedro_dagster_runner.workers.dataset_metadata import node_asset_metadata
 from kedro_dagster_runner.workers.outcome import NodeFailure, StepOutcome
@@ -44,9 +43,11 @@ def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
     with capture() as logs:
         try:
             runtime = runtime_for(spec)
-            node = scoped_node(
-                runtime.nodes[node_spec.name], node_spec, node_spec.partitioned_outputs
-            )
+            node = runtime.nodes[node_spec.name]
+            if node_spec.partition_key is not None:  # imported only by partitioned runs
+                from kedro_dagster_runner.partitions.scope import scoped_node
+
+                node = scoped_node(node, node_spec, node_spec.partitioned_outputs)
             if not runtime.live and spec.handoff_uri:  # the context may have taken a while
                 open_store(spec.handoff_uri).refuse_if_ended(f"step '{op_name}'")
             # The driver's thread already has its MLflow run; other processes join it per node.
