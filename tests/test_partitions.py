@@ -218,6 +218,28 @@ def test_dynamic_partitions_are_those_stored_and_follow_their_input(tmp_path: Pa
     assert [step.key for step in fan_out.steps["copy"]] == ["f1", "f2"]
 
 
+def test_dynamic_keys_written_in_the_run_leave_their_readers_whole(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A split writing dynamic partitions decides their keys as it runs: the nodes reading them
+    cannot be planned per key, so they run once over all partitions, as under Kedro."""
+    dynamic = {"type": "dagster.DynamicPartitionsDefinition"}
+    catalog = _catalog(
+        tmp_path,
+        found=_partitioned(tmp_path / "found", dynamic),
+        copied=_partitioned(tmp_path / "copied", dynamic),
+    )
+    pipeline = Pipeline(
+        [
+            node(lambda: {"new": 1}, None, "found", name="discover"),
+            node(_identity, "found", "copied", name="copy"),
+        ]
+    )
+    with caplog.at_level("INFO", logger="kedro_dagster_runner"):
+        assert plan_fan_out(pipeline, catalog).steps == {}
+    assert "Node 'copy' runs once over all partitions" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("selection", "message"),
     [

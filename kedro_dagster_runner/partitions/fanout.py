@@ -15,6 +15,7 @@ for the whole dataset.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -25,6 +26,8 @@ from kedro_dagster_runner.partitions.definitions import (
     PartitionsConfig,
     default_mapping,
 )
+
+_LOGGER = logging.getLogger("kedro_dagster_runner.partitions")
 
 if TYPE_CHECKING:
     import dagster
@@ -249,9 +252,21 @@ def fanned_out_nodes(
     if partitioned is None:
         partitioned = partitioned_datasets(pipeline, catalog)
     fanned = {}
+    unknown_keys: set[str] = set()  # dynamic datasets whose keys are known only once written
     for node in pipeline.nodes:
         outputs = [name for name in node.outputs if name in partitioned]
         if not outputs or not any(name in partitioned for name in node.inputs):
+            unknown_keys.update(name for name in outputs if partitioned[name].partitions.is_dynamic)
+            continue
+        late = sorted(name for name in node.inputs if name in unknown_keys)
+        if late:
+            _LOGGER.info(
+                "Node '%s' runs once over all partitions, not one op per key: the keys of %s "
+                "are known only once this run's node writing it has run.",
+                node.name,
+                ", ".join(f"'{name}'" for name in late),
+            )
+            unknown_keys.update(outputs)
             continue
         _check_other_outputs(node, outputs, catalog)
         config = partitioned[outputs[0]].partitions
