@@ -375,3 +375,25 @@ def test_a_failing_partition_fails_the_run_with_the_nodes_own_error(
     assert len(ours.calls("on_pipeline_error")) == 1
     # stop at the first failure, as Kedro: nothing downstream of the failed partition started
     assert "combine" not in ours.nodes_run() and "announce" not in ours.nodes_run()
+
+
+def test_runs_without_partitioned_datasets_do_not_import_them() -> None:
+    """A project without kedro-datasets' PartitionedDataset still plans (and pays nothing)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from kedro.io import DataCatalog, MemoryDataset\n"
+        "from kedro.pipeline import Pipeline, node\n"
+        "from kedro_dagster_runner.partitions.fanout import plan_fan_out\n"
+        "pipeline = Pipeline([node(len, 'a', 'b', name='n')])\n"
+        "assert plan_fan_out(pipeline, DataCatalog({'a': MemoryDataset([1])})).steps == {}\n"
+        "import kedro_dagster_runner.ui.assets, kedro_dagster_runner.workers.step\n"
+        "assert 'kedro_datasets.partitions' not in sys.modules, 'imported'\n"
+        "assert 'kedro_dagster_runner.datasets.partitioned' not in sys.modules, 'imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr

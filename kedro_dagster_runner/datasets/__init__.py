@@ -11,7 +11,32 @@ The class names are kedro-dagster's: moving a catalog over is a change of module
 ``kedro_dagster_runner.datasets.DagsterPartitionedDataset``.
 """
 
-from kedro_dagster_runner.datasets.nothing import DagsterNothingDataset
-from kedro_dagster_runner.datasets.partitioned import DagsterPartitionedDataset, PartitionSlice
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kedro_dagster_runner.datasets.nothing import DagsterNothingDataset
+    from kedro_dagster_runner.datasets.partitioned import (
+        DagsterPartitionedDataset,
+        PartitionSlice,
+    )
 
 __all__ = ["DagsterNothingDataset", "DagsterPartitionedDataset", "PartitionSlice"]
+
+_MODULES = {
+    "DagsterNothingDataset": "nothing",
+    "DagsterPartitionedDataset": "partitioned",
+    "PartitionSlice": "partitioned",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import a dataset's module on first use: ``DagsterPartitionedDataset`` needs
+    ``kedro-datasets`` (it extends its ``PartitionedDataset``), ``DagsterNothingDataset`` does
+    not."""
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
+    return getattr(module, name)

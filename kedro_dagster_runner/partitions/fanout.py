@@ -16,6 +16,7 @@ for the whole dataset.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -63,17 +64,26 @@ class FanOut:
         return None
 
 
+def loaded_dataset_type(module: str, name: str) -> type | None:
+    """The class ``name`` of the package's ``datasets.<module>``, or ``None`` when that module
+    was never imported, in which case the catalog holds no dataset of it (Kedro imports a
+    dataset's module to build it). Plain runs so never import ``kedro-datasets`` here."""
+    loaded = sys.modules.get(f"kedro_dagster_runner.datasets.{module}")
+    return getattr(loaded, name, None)
+
+
 def partitioned_datasets(
     pipeline: Pipeline, catalog: CatalogProtocol
 ) -> dict[str, DagsterPartitionedDataset]:
     """The pipeline's datasets of the package's partitioned type, by name."""
-    from kedro_dagster_runner.datasets import DagsterPartitionedDataset
-
+    partitioned = loaded_dataset_type("partitioned", "DagsterPartitionedDataset")
+    if partitioned is None:
+        return {}
     found = {}
     for name in sorted(pipeline.datasets()):
         if name in catalog:
             dataset = catalog.get(name)
-            if isinstance(dataset, DagsterPartitionedDataset):
+            if isinstance(dataset, partitioned):
                 found[name] = dataset
     return found
 
@@ -338,12 +348,11 @@ def _check_other_outputs(
 ) -> None:
     """A fanned-out node's outputs are partitions (or ordering-only Nothing datasets): any other
     output would be written by every op in turn."""
-    from kedro_dagster_runner.datasets import DagsterNothingDataset
-
+    nothing = loaded_dataset_type("nothing", "DagsterNothingDataset")
     for name in node.outputs:
         if name in partitioned_outputs:
             continue
-        if name in catalog and isinstance(catalog.get(name), DagsterNothingDataset):
+        if nothing is not None and name in catalog and isinstance(catalog.get(name), nothing):
             continue
         raise PartitionError(
             f"Node '{node.name}' fans out over the partitions of '{partitioned_outputs[0]}' but "

@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING
 import dagster
 
 from kedro_dagster_runner import _compat
-from kedro_dagster_runner.datasets import DagsterNothingDataset, DagsterPartitionedDataset
 from kedro_dagster_runner.naming import asset_key_path, dagster_name, strip_transcoding
+from kedro_dagster_runner.partitions.fanout import loaded_dataset_type
 from kedro_dagster_runner.workers.handoff import is_parameter, needs_handoff
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
+
+    from kedro_dagster_runner.datasets.partitioned import DagsterPartitionedDataset
 
 
 def dataset_lineage(pipeline: Pipeline, persisted: set[str]) -> dict[str, set[str]]:
@@ -94,19 +96,28 @@ def asset_specs(pipeline: Pipeline, catalog: CatalogProtocol) -> list[dagster.As
                 + (f", written by node {writer}" if writer else ", an input of the project"),
                 group_name=dagster_name(base.rsplit(".", 1)[0]) if "." in base else "kedro",
                 metadata=metadata,
-                kinds={"kedro", "nothing"}
-                if isinstance(dataset, DagsterNothingDataset)
-                else {"kedro"},
+                kinds={"kedro", "nothing"} if _is_nothing(dataset) else {"kedro"},
             )
         )
     return specs
 
 
+def _is_nothing(dataset: object) -> bool:
+    nothing = loaded_dataset_type("nothing", "DagsterNothingDataset")
+    return nothing is not None and isinstance(dataset, nothing)
+
+
+def _partitioned(dataset: object) -> DagsterPartitionedDataset | None:
+    partitioned = loaded_dataset_type("partitioned", "DagsterPartitionedDataset")
+    return dataset if partitioned is not None and isinstance(dataset, partitioned) else None
+
+
 def _partitions_of(dataset: object) -> dagster.PartitionsDefinition | None:
     """A partitioned dataset's Dagster partitions (a dynamic definition's keys are not known to
     the instance: its asset is shown unpartitioned)."""
-    if isinstance(dataset, DagsterPartitionedDataset) and not dataset.partitions.is_dynamic:
-        return dataset.partitions.dagster_definition()
+    partitioned = _partitioned(dataset)
+    if partitioned is not None and not partitioned.partitions.is_dynamic:
+        return partitioned.partitions.dagster_definition()
     return None
 
 
@@ -116,13 +127,10 @@ def _dependency(upstream: str, downstream: str, catalog: CatalogProtocol) -> dag
     key = dagster.AssetKey(asset_key_path(upstream))
     source = catalog.get(upstream) if upstream in catalog else None
     target = catalog.get(downstream)
-    if (
-        not isinstance(source, DagsterPartitionedDataset)
-        or _partitions_of(source) is None
-        or _partitions_of(target) is None
-    ):
+    partitioned = _partitioned(source)
+    if partitioned is None or _partitions_of(source) is None or _partitions_of(target) is None:
         return dagster.AssetDep(key)
-    mapping = source.mapping_to(downstream)
+    mapping = partitioned.mapping_to(downstream)
     return dagster.AssetDep(
         key, partition_mapping=mapping.dagster_mapping() if mapping is not None else None
     )
