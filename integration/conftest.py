@@ -203,6 +203,38 @@ def start_celery_worker(project: Path, executor: str, env: dict[str, str], log: 
     return worker
 
 
+def start_dagster_celery_worker(
+    project: Path, entry: dict, env: dict[str, str], log: Path
+) -> Background:
+    """`dagster-celery worker start` (dagster-celery's own CLI) in ``project``, for the executor
+    ``entry`` of kind dagster_celery: its broker and backend, listening on its default queue. Its
+    Dagster home (where the CLI writes the worker's Celery settings) is the test's own."""
+    import yaml
+
+    home = log.parent / f"{log.stem}-dagster-home"
+    home.mkdir()
+    config = log.parent / f"{log.stem}.yaml"
+    settings = {key: entry[key] for key in ("broker", "backend")}
+    config.write_text(yaml.safe_dump({"execution": {"config": settings}}))
+    from kedro_dagster_runner.executors import kind_named
+
+    # A URL with a password reaches the run config as {env: VARIABLE}: workers, which check the
+    # run's config, get the variable as the docs say.
+    secrets = kind_named("dagster_celery").secret_variables(entry)
+    worker = Background(
+        ["dagster-celery", "worker", "start", "-A", "dagster_celery.app", "-y", str(config),
+         "-q", entry["default_queue"], "--", "--concurrency", "2"],
+        project, {**env, **secrets, "DAGSTER_HOME": str(home)}, log,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while " ready." not in worker.output():
+        if worker.process.poll() is not None or time.monotonic() > deadline:
+            worker.stop()
+            raise RuntimeError(f"dagster-celery worker did not start:\n{worker.output()}")
+        time.sleep(0.5)
+    return worker
+
+
 @pytest.fixture
 def demo(tmp_path: Path) -> tuple[Path, KedroRunner]:
     project = copy_project(DEMO_PROJECT, tmp_path / "demo_project")

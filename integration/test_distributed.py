@@ -14,10 +14,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Background, start_celery_worker, write_dagster_yml
+from conftest import (
+    Background,
+    start_celery_worker,
+    start_dagster_celery_worker,
+    write_dagster_yml,
+)
 from kedro_projects import RUNNER, KedroRunner, persisted_outputs, processes_with_env
 
-BACKENDS = ["dask_local", "dask_scheduler", "celery_redis", "celery_rabbitmq"]
+BACKENDS = [
+    "dask_local", "dask_scheduler", "celery_redis", "celery_rabbitmq",
+    # Dagster's stock executors (dagster-dask, dagster-celery with `dagster-celery worker start`)
+    "dagster_dask_local", "dagster_dask_scheduler", "dagster_celery_redis",
+    "dagster_celery_rabbitmq",
+]  # fmt: skip
 Configure = Callable[[Path], str]
 
 
@@ -35,6 +45,14 @@ def configure(
 
     def setup(project: Path) -> str:
         executors: dict[str, dict] = {"serial": {"in_process": {}}}
+        if backend.startswith("dagster_"):
+            executors[backend] = _stock_executor(request, backend, queue_name)
+            write_dagster_yml(project, executors)
+            if backend.startswith("dagster_celery"):
+                log = tmp_path / f"dagster-celery-{len(workers)}.log"
+                entry = executors[backend]["dagster_celery"]
+                workers.append(start_dagster_celery_worker(project, entry, worker_env, log))
+            return backend
         if backend == "dask_local":
             executors[backend] = {"dask": {"n_workers": 2}}
         elif backend == "dask_scheduler":
@@ -58,6 +76,21 @@ def configure(
     yield setup
     for worker in workers:
         worker.stop()
+
+
+def _stock_executor(request: pytest.FixtureRequest, backend: str, queue_name: str) -> dict:
+    if backend == "dagster_dask_local":
+        return {"dagster_dask": {"cluster": {"local": {"n_workers": 2, "threads_per_worker": 1}}}}
+    if backend == "dagster_dask_scheduler":
+        address = request.getfixturevalue("dask_scheduler")
+        return {"dagster_dask": {"cluster": {"existing": {"address": address}}}}
+    broker, backend_url = (
+        (request.getfixturevalue("redis_url") + "/2", "redis://127.0.0.1:6379/3")
+        if backend == "dagster_celery_redis"
+        else (request.getfixturevalue("rabbitmq_url"), "rpc://")
+    )
+    return {"dagster_celery": {"broker": broker, "backend": backend_url,
+                               "default_queue": queue_name}}  # fmt: skip
 
 
 MARKER = "KDR_TEST_RUN"

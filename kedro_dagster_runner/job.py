@@ -146,6 +146,7 @@ def _make_op(
             **({KEDRO_PARTITION_TAG: node.partition_key} if node.partition_key is not None else {}),
             STEP_PRIORITY_TAG: str(priority),
             **{kedro_tag_key(tag): "true" for tag in node.tags},
+            **node.op_tags,
         },
     )
 

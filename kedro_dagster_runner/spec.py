@@ -47,6 +47,7 @@ class NodeSpec:
         partition_key: The key of the op's partition; ``None`` when the op runs the whole node.
         partition_reads: Partitioned input -> the partitions the op reads.
         partitioned_outputs: The node's outputs the op writes one partition of.
+        op_tags: Tags the executor kind puts on the op (``ExecutorKind.op_tags``: a queue).
     """
 
     name: str
@@ -57,6 +58,7 @@ class NodeSpec:
     partition_key: str | None = None
     partition_reads: dict[str, list[str]] = field(default_factory=dict)
     partitioned_outputs: list[str] = field(default_factory=list)
+    op_tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:

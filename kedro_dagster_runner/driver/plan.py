@@ -14,7 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -212,6 +212,12 @@ def plan_run(
     if nodes is None:
         fan_out = plan_fan_out(pipeline, catalog, parse_selection(config.runner.partitions))
         nodes = node_specs(pipeline, fan_out, catalog)
+    nodes = [
+        replace(node, op_tags=tags)
+        if (tags := kind.op_tags(config.executor.options, node))
+        else node
+        for node in nodes
+    ]
     spec = _spec(
         pipeline, catalog, config, driver, run_id, is_async, store, handoff_datasets, nodes
     )

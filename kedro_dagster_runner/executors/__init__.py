@@ -17,6 +17,8 @@ from typing import Any
 
 from kedro_dagster_runner.executors import (
     celery,
+    dagster_celery,
+    dagster_dask,
     dagster_in_process,
     dagster_multiprocess,
     dask,
@@ -60,6 +62,8 @@ _REGISTRY: dict[str, ExecutorKind[Any]] = {
         celery.KIND,
         docker.KIND,
         k8s.KIND,
+        dagster_dask.KIND,
+        dagster_celery.KIND,
     )
 }
 KINDS: Mapping[str, ExecutorKind[Any]] = MappingProxyType(_REGISTRY)

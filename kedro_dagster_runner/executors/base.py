@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import click
     from dagster import ExecutorDefinition
 
-    from kedro_dagster_runner.spec import RunSpec
+    from kedro_dagster_runner.spec import NodeSpec, RunSpec
 
 Options = TypeVar("Options", bound=CommonOptions)
 ExecutorOptions = Mapping[str, Any]  # validated options, as dumped by the kind's model
@@ -187,6 +187,11 @@ class ExecutorKind(Generic[Options]):
     ) -> dict[str, Any]:
         """The ``execution.config`` section of the run config (never holding a secret)."""
         raise NotImplementedError
+
+    def op_tags(self, options: ExecutorOptions, node: NodeSpec) -> dict[str, str]:
+        """Tags this kind's executor reads on the op of ``node`` (e.g. the queue of a step),
+        set when the run is planned; none by default."""
+        return {}
 
     def instance_run_launcher(self, options: ExecutorOptions) -> dict[str, Any] | None:
         """The ``run_launcher`` section the instance of an attached run needs, if any."""
