@@ -1,9 +1,12 @@
-"""Per-node overhead of DagsterRunner's dask and Celery executors on warm workers.
+"""Per-node overhead of DagsterRunner's dask and Celery executors on warm workers, beside Dagster's
+stock ones (dagster-dask, dagster-celery).
 
     python benchmarks/distributed_executors.py [--sizes 20,100] [--out FILE.json]
 
 Workers are started once per backend (an external dask scheduler with two single-threaded
-workers; a Celery worker with concurrency 2 on Redis, and one on RabbitMQ), then the synthetic
+workers; a Celery worker with concurrency 2 on Redis, and one on RabbitMQ; the same dask cluster
+for dagster-dask's executor, and a `dagster-celery worker start` worker with concurrency 2 on
+Redis for dagster-celery's), then the synthetic
 chain project is run twice through a KedroSession in this process; the second run is reported
 (warm workers: imports done, only the per-run Kedro context is rebuilt). The chain's nodes are
 trivial, so overhead per node = wall / N. SequentialRunner is measured in the same invocation.
@@ -94,6 +97,28 @@ def celery_workers(project: Path, scratch: Path, urls: tuple[str, str]) -> Itera
         yield options
 
 
+@contextmanager
+def dagster_celery_workers(project: Path, scratch: Path, urls: tuple[str, str]) -> Iterator[dict]:
+    """Workers of dagster-celery's own CLI (`dagster-celery worker start`) on a queue of their
+    own, for the stock executor (kind dagster_celery)."""
+    queue = f"bench-{uuid.uuid4().hex[:6]}"
+    home = scratch / f"dagster-home-{queue}"
+    home.mkdir()
+    config = scratch / f"dagster-celery-{queue}.yaml"
+    config.write_text(
+        yaml.safe_dump({"execution": {"config": {"broker": urls[0], "backend": urls[1]}}})
+    )
+    command = ["dagster-celery", "worker", "start", "-A", "dagster_celery.app", "-y", str(config),
+               "-q", queue, "--", "--concurrency", "2"]  # fmt: skip
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        with _background(command, project, " ready.", scratch / f"celery-{queue}.log"):
+            yield {"dagster_celery": {"broker": urls[0], "backend": urls[1],
+                                      "default_queue": queue}}  # fmt: skip
+    finally:
+        os.environ.pop("DAGSTER_HOME", None)
+
+
 def _write_dagster_yml(project: Path, executors: dict) -> None:
     path = project / "conf" / "base" / "dagster.yml"
     path.write_text(yaml.safe_dump({"executors": executors, "runner": {"executor": "in_process"}}))
@@ -139,9 +164,15 @@ def main() -> None:
         results = []
         with dask_cluster(scratch) as options:
             results.append(measure(project, "dask", options))
+            stock = {
+                "dagster_dask": {"cluster": {"existing": {"address": options["dask"]["address"]}}}
+            }
+            results.append(measure(project, "dagster_dask", stock))
         for name, urls in (("celery_redis", REDIS), ("celery_rabbitmq", RABBITMQ)):
             with celery_workers(project, scratch, urls) as options:
                 results.append(measure(project, name, options))
+        with dagster_celery_workers(project, scratch, REDIS) as options:
+            results.append(measure(project, "dagster_celery_redis", options))
         for result in results:
             result.update(
                 nodes=size,

@@ -103,15 +103,22 @@ def test_the_example_project_has_its_job_schedule_and_sensor(example_project: Pa
         "d = build_definitions(sys.argv[1])\n"
         "print(json.dumps({\n"
         "  'jobs': sorted(j.name for j in d.jobs),\n"
+        "  'partitioned': sorted(j.name for j in d.jobs if j.partitions_def is not None),\n"
         "  'schedules': [(s.name, s.job_name, s.cron_schedule) for s in d.schedules],\n"
         "  'sensors': [s.name for s in d.sensors],\n"
         "}))\n"
     )
     assert _printed(script, example_project) == {
-        "jobs": ["kedro_data_processing", "kedro_data_science", "kedro_default", "training"],
-        "schedules": [["training_nightly_schedule", "training", "0 2 * * *"]],
+        "jobs": ["booking_changes", "kedro_bookings", "kedro_data_processing",
+                 "kedro_data_science", "kedro_default", "kedro_fleet", "training"],
+        # by day (bookings), by engine type (fleet)
+        "partitioned": ["booking_changes", "kedro_bookings", "kedro_fleet"],
+        "schedules": [
+            ["training_nightly_schedule", "training", "0 2 * * *"],
+            ["booking_changes_daily_schedule", "booking_changes", "0 3 * * *"],
+        ],
         "sensors": ["training_failed"],
-    }
+    }  # fmt: skip
 
 
 def test_a_job_from_dagster_yml_gets_its_schedule(demo_project: Path) -> None:

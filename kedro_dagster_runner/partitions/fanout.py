@@ -66,8 +66,9 @@ class FanOut:
 
 def loaded_dataset_type(module: str, name: str) -> type | None:
     """The class ``name`` of the package's ``datasets.<module>``, or ``None`` when that module
-    was never imported, in which case the catalog holds no dataset of it (Kedro imports a
-    dataset's module to build it). Plain runs so never import ``kedro-datasets`` here."""
+    was never imported. Ask only about a dataset already built (``catalog.get``): Kedro imports
+    a dataset's module to build it, so a dataset of that class implies the module is loaded.
+    Plain runs so never import ``kedro-datasets`` here."""
     loaded = sys.modules.get(f"kedro_dagster_runner.datasets.{module}")
     return getattr(loaded, name, None)
 
@@ -75,17 +76,13 @@ def loaded_dataset_type(module: str, name: str) -> type | None:
 def partitioned_datasets(
     pipeline: Pipeline, catalog: CatalogProtocol
 ) -> dict[str, DagsterPartitionedDataset]:
-    """The pipeline's datasets of the package's partitioned type, by name."""
+    """The pipeline's datasets of the package's partitioned type, by name (built first: Kedro's
+    catalog builds its datasets lazily)."""
+    built = {name: catalog.get(name) for name in sorted(pipeline.datasets()) if name in catalog}
     partitioned = loaded_dataset_type("partitioned", "DagsterPartitionedDataset")
     if partitioned is None:
         return {}
-    found = {}
-    for name in sorted(pipeline.datasets()):
-        if name in catalog:
-            dataset = catalog.get(name)
-            if isinstance(dataset, partitioned):
-                found[name] = dataset
-    return found
+    return {name: dataset for name, dataset in built.items() if isinstance(dataset, partitioned)}
 
 
 def parse_selection(text: str | list[str] | None) -> list[str] | tuple[str, str] | None:
