@@ -208,3 +208,35 @@ def test_a_plain_python_run_ships_its_pipeline_to_dask_workers(tmp_path: Path) -
 
     assert (result["count"].load(), result["total"].load()) == (3, 6)
     assert list(tmp_path.iterdir()) == []  # the run's store was removed
+
+
+def test_a_flaky_node_is_retried_on_the_workers(
+    configure: Configure, demo: tuple[Path, KedroRunner], worker_env: dict[str, str]
+) -> None:
+    """A retry policy from dagster.yml: the node fails twice on a worker, Dagster retries it,
+    and the retry is a new delivery (not refused as a duplicate by the step lease)."""
+    import yaml
+
+    project, run = demo
+    executor = configure(project)
+    path = project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(path.read_text())
+    config["retry_policies"] = {"flaky": {"max_retries": 2, "tags": ["flaky"]}}
+    path.write_text(yaml.safe_dump(config))
+
+    result = run(
+        "--runner", RUNNER, "--runner-params", f"executor={executor}", "--pipelines", "retried",
+        hook_log=Path(worker_env["DEMO_HOOK_LOG"]),
+    )  # fmt: skip
+
+    output = " ".join(result.output.split())
+    if executor.startswith("dagster_dask"):  # dagster-dask's executor never retries: said so
+        assert result.returncode != 0
+        assert f"retry_policies are not applied: the '{executor}' executor" in output
+        assert (project / "data" / "out" / "fail_twice.count").read_text() == "1"
+        return
+    assert result.returncode == 0, result.output
+    assert (project / "data" / "out" / "fail_twice.count").read_text() == "3"
+    assert [c["node"] for c in result.calls("on_node_error")] == ["fail_twice"] * 2
+    assert all(c["pid"] != result.driver_pid for c in result.calls("on_node_error"))
+    assert "(retry 2 of 2)" in output

@@ -20,6 +20,7 @@ from datetime import timezone
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
+from kedro_dagster_runner.config.retry_policies import dagster_policy
 from kedro_dagster_runner.errors import DagsterRunnerError, RunStoppedError
 from kedro_dagster_runner.naming import dagster_name, unique_io_names
 from kedro_dagster_runner.spec import DERIVED_RUN_ID, NodeSpec, RunSpec
@@ -139,6 +140,7 @@ def _make_op(
             for name in node.outputs
         },
         compute_fn=partial(_run_op, spec),
+        retry_policy=dagster_policy(node.retry_policy) if node.retry_policy else None,
         description=f"Kedro node {node.name}"
         + (f", partition {node.partition_key}" if node.partition_key is not None else ""),
         tags={

@@ -36,6 +36,7 @@ from kedro_dagster_runner.driver.report import run_error
 from kedro_dagster_runner.driver.session_capture import DriverContext, session_capture
 from kedro_dagster_runner.environment import exported
 from kedro_dagster_runner.errors import ConfigError
+from kedro_dagster_runner.executors import kind_named
 from kedro_dagster_runner.leftovers import sweep
 
 if TYPE_CHECKING:
@@ -164,6 +165,13 @@ class DagsterRunner(AbstractRunner):
         sweep(local_handoff_roots(config.runner.handoff))  # left by kedro runs that died
         run_id = run_id or generate_timestamp()
         plan = plan_run(pipeline, catalog, hook_manager, config, driver, run_id, self._is_async)
+        if plan.spec.retries_nodes and not kind_named(config.executor.kind).honours_retry_policies:
+            self._logger.warning(
+                "retry_policies are not applied: the '%s' executor (%s) never retries a step; "
+                "a failed node fails the run at once.",
+                config.executor.name,
+                config.executor.kind,
+            )
         path = self._path(config, plan, pipeline, catalog)
         self._logger.info(
             "%s %d nodes as Dagster job '%s' on the %s executor",

@@ -48,6 +48,8 @@ class NodeSpec:
         partition_reads: Partitioned input -> the partitions the op reads.
         partitioned_outputs: The node's outputs the op writes one partition of.
         op_tags: Tags the executor kind puts on the op (``ExecutorKind.op_tags``: a queue).
+        retry_policy: The node's retry policy from ``dagster.yml`` (``max_retries``, ``delay``,
+            ``backoff``, ``jitter``), if any.
     """
 
     name: str
@@ -59,6 +61,7 @@ class NodeSpec:
     partition_reads: dict[str, list[str]] = field(default_factory=dict)
     partitioned_outputs: list[str] = field(default_factory=list)
     op_tags: dict[str, str] = field(default_factory=dict)
+    retry_policy: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
@@ -120,6 +123,11 @@ class RunSpec:
     loggers: dict[str, dict[str, Any]] = field(default_factory=dict)
     partitions: dict[str, Any] | None = None
     parameters: dict[str, Any] | None = None
+
+    @property
+    def retries_nodes(self) -> bool:
+        """True when a node of the run has a retry policy (its executor must allow retries)."""
+        return any(node.retry_policy for node in self.nodes)
 
     @property
     def stops_at_first_failure(self) -> bool:

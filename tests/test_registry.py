@@ -123,6 +123,8 @@ def test_every_kind_declares_what_the_package_asks_of_it() -> None:
         "celery",
         "docker",
         "k8s",
+        "dagster_dask",
+        "dagster_celery",
     ]
     spec = RunSpec("r", "kedro_default", [NodeSpec("n", "n", [], [])], "x", handoff_uri="/tmp/s")
     for name, kind in KINDS.items():

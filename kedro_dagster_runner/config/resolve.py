@@ -263,6 +263,7 @@ def resolve_config(
             schedules=parsed.schedules,
             loggers=parsed.loggers,
             sensors=parsed.sensors,
+            retry_policies=parsed.retry_policies,
             notices=_notices(raw, declared, chosen) + _factory_notices(factories),
         )
     except ConfigError as exc:  # a check across sections

@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from kedro_dagster_runner import _compat, leftovers
+from kedro_dagster_runner.config.retry_policies import policy_for
 from kedro_dagster_runner.deploy.instance import instance_env_names
 from kedro_dagster_runner.driver.tags import run_tags
 from kedro_dagster_runner.errors import DagsterRunnerError, UnpicklableDataError
@@ -213,9 +214,11 @@ def plan_run(
         fan_out = plan_fan_out(pipeline, catalog, parse_selection(config.runner.partitions))
         nodes = node_specs(pipeline, fan_out, catalog)
     nodes = [
-        replace(node, op_tags=tags)
-        if (tags := kind.op_tags(config.executor.options, node))
-        else node
+        replace(
+            node,
+            op_tags=kind.op_tags(config.executor.options, node),
+            retry_policy=policy_for(node.name, node.tags, config.retry_policies),
+        )
         for node in nodes
     ]
     spec = _spec(

@@ -53,6 +53,7 @@ class RunProgress:
         done: Kedro names of the nodes that completed (a node fanned out over partitions once
             all its partitions completed).
         steps_done: How many steps (ops) completed.
+        retried: Op names of the steps Dagster retried, once per retry.
         failed: Op names of the steps that failed, in the order they failed.
         skipped: Op names of the steps Dagster skipped (upstream failure).
         not_started: Op names of the steps a stock executor started after a failure, whose op
@@ -67,6 +68,7 @@ class RunProgress:
     started: list[str] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
     steps_done: int = 0
+    retried: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     not_started: list[str] = field(default_factory=list)
@@ -130,12 +132,32 @@ class RunProgress:
             self.failed.append(str(event.step_key))
             if error is not None:
                 self.errors[str(event.step_key)] = error.to_string()
+        elif kind == "STEP_UP_FOR_RETRY":
+            self._step_up_for_retry(event)
         elif kind == "STEP_SKIPPED":
             self.skipped.append(str(event.step_key))
         elif kind in {"ENGINE_EVENT", "RUN_FAILURE", "PIPELINE_FAILURE"}:
             error = getattr(event.event_specific_data, "error", None)
             if error is not None:
                 self.engine_errors.append(f"{event.message}\n{error.to_string()}")
+
+    def _step_up_for_retry(self, event: DagsterEvent) -> None:
+        node = self.spec.node_by_op.get(str(event.step_key))
+        data = event.event_specific_data
+        error = getattr(data, "error", None)
+        while error is not None and error.cause is not None:  # Dagster's wrappers, then the node's
+            error = error.cause
+        wait = getattr(data, "seconds_to_wait", None)
+        policy = (node.retry_policy or {}) if node else {}
+        self.retried.append(str(event.step_key))
+        self.logger.warning(
+            "Node %s failed (%s); retrying%s (retry %d of %s)",
+            node.label if node else event.step_key,
+            error.message.strip().splitlines()[-1] if error is not None else "error",
+            f" in {wait:g} s" if wait else "",
+            self.retried.count(str(event.step_key)),
+            policy.get("max_retries", "?"),
+        )
 
     def _step_succeeded(self, step_key: str) -> None:
         node = self.spec.node_by_op.get(step_key)

@@ -117,6 +117,8 @@ class ExecutorKind(Generic[Options]):
     kedro_dagster_name: ClassVar[str | None] = None
     """kedro-dagster's key for this kind in ``dagster.yml`` (``dask_executor``), whose option
     shape :meth:`adopt_kedro_dagster` reads; ``None`` when it has none."""
+    honours_retry_policies: ClassVar[bool] = True
+    """False when its Dagster executor never retries a step, whatever the op's policy."""
     runs_shipped_pipelines: ClassVar[bool] = False
     """True when its workers can run a pipeline started without a Kedro project (plain Python),
     from the nodes and catalog the driver pickles into the run's store; kinds whose workers must

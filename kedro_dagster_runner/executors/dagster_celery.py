@@ -99,7 +99,8 @@ class DagsterCeleryKind(ExecutorKind[DagsterCeleryOptions]):
             {key: value for key, value in (("broker", parsed.broker), ("backend", parsed.backend))
              if value is not None}
         )  # fmt: skip
-        config: dict[str, Any] = {**hidden, "retries": dagster_retries(parsed.retries)}
+        retries = parsed.retries or spec.retries_nodes  # a node's retry policy needs them on
+        config: dict[str, Any] = {**hidden, "retries": dagster_retries(retries)}
         if parsed.include:
             config["include"] = list(parsed.include)
         if parsed.config_source:

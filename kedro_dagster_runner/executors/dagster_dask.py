@@ -84,6 +84,7 @@ class DagsterDaskKind(ExecutorKind[DagsterDaskOptions]):
     runs_shipped_pipelines: ClassVar[bool] = True
     instance_need: ClassVar[InstanceNeed] = InstanceNeed.PERSISTENT
     extra: ClassVar[Extra | None] = Extra("dagster-dask", "dagster_dask")
+    honours_retry_policies: ClassVar[bool] = False  # its executor's retry mode is always off
 
     def executor_definition(self, spec: RunSpec) -> ExecutorDefinition:
         from dagster_dask import dask_executor

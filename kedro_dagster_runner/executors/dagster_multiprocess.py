@@ -65,7 +65,7 @@ class DagsterMultiprocessKind(ExecutorKind[DagsterMultiprocessOptions]):
         return {
             "max_concurrent": parsed.max_concurrent,
             "start_method": {parsed.start_method: start_config},
-            "retries": dagster_retries(parsed.retries),
+            "retries": dagster_retries(parsed.retries or spec.retries_nodes),
             **{
                 key: value
                 for key, value in parsed.concurrency_config().items()

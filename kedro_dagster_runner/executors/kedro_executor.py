@@ -123,6 +123,7 @@ class KedroStepExecutor(Executor):
                         event = DagsterEvent.step_start_event(plan_context.for_step(step))
                         active.handle_event(event)
                         yield event
+                        self._before_retry(active, step.key)
                         launcher.launch(step.key)
                 for outcome in launcher.finished(timeout=_POLL_SECONDS):
                     yield from self._report(plan_context, active, outcome)
@@ -130,6 +131,13 @@ class KedroStepExecutor(Executor):
                 yield from active.plan_events_iterator(plan_context)
                 if not launcher.running() and not active.is_complete:
                     active.sleep_til_ready()
+
+    def _before_retry(self, active: ActiveExecution, step_key: str) -> None:
+        """A step started again after ``STEP_UP_FOR_RETRY`` is a new delivery: its earlier
+        claim and outcome in the run's store must not make workers refuse it as a duplicate."""
+        attempts = active.get_known_state().get_retry_state().get_attempt_count(step_key)
+        if attempts and self._spec.handoff_uri:
+            open_store(self._spec.handoff_uri).forget_step(step_key)
 
     def _stopping(self) -> bool:
         """True once a node failed in a run that stops at its first failure (Kedro's way)."""
@@ -167,15 +175,16 @@ class KedroStepExecutor(Executor):
                 )
             )
         else:
-            self._any_failed = True
             events = [
                 self.log_failure_or_retry_event_after_error(
                     step_context, outcome.failure.error_info(), active.get_known_state()
                 )
             ]
-            if events[0].event_type_value == "STEP_FAILURE" and self._first_failure is None:
-                self._first_failure = step.key
-                self._first_error = outcome.failure.stand_in()
+            if events[0].event_type_value == "STEP_FAILURE":  # not a retry: the node failed
+                self._any_failed = True
+                if self._first_failure is None:
+                    self._first_failure = step.key
+                    self._first_error = outcome.failure.stand_in()
         for event in events:
             active.handle_event(event)
             yield event

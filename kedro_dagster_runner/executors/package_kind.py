@@ -60,7 +60,10 @@ class PackageExecutorKind(ExecutorKind[Options]):
             return KedroStepExecutor(
                 spec,
                 kind.make_launcher(spec, options),
-                _compat.RetryMode.ENABLED if options.retries else _compat.RetryMode.DISABLED,
+                # a node's retry policy needs retries on
+                _compat.RetryMode.ENABLED
+                if options.retries or spec.retries_nodes
+                else _compat.RetryMode.DISABLED,
                 tag_concurrency_limits=limits,
             )
 

@@ -40,7 +40,8 @@ class PermissiveRetriesKind(ExecutorKind[Options]):
         @executor(name=self.executor_name, config_schema=Permissive())
         def make(init_context: InitExecutorContext) -> Executor:
             retries = normalise_retries(init_context.executor_config.get("retries", False))
-            mode = _compat.RetryMode.ENABLED if retries else _compat.RetryMode.DISABLED
+            enabled = retries or spec.retries_nodes  # a node's retry policy needs retries on
+            mode = _compat.RetryMode.ENABLED if enabled else _compat.RetryMode.DISABLED
             return kind.make_executor(spec, mode)
 
         return make
@@ -48,4 +49,4 @@ class PermissiveRetriesKind(ExecutorKind[Options]):
     def run_config(
         self, options: ExecutorOptions, spec: RunSpec, context: RunContext
     ) -> dict[str, Any]:
-        return {"retries": dagster_retries(self.parse(options).retries)}
+        return {"retries": dagster_retries(self.parse(options).retries or spec.retries_nodes)}

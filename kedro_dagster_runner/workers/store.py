@@ -133,6 +133,11 @@ class RunStore(ABC):
         """The outcome recorded by :meth:`record_outcome`, if any."""
 
     @abstractmethod
+    def forget_step(self, op_name: str) -> None:
+        """Drop the claim and the recorded outcome of ``op_name``: the orchestrator is about to
+        start it again (a retry), which is a new delivery, not a duplicate."""
+
+    @abstractmethod
     def ended(self) -> bool:
         """True once the run has ended: the store was removed or is being removed."""
 
@@ -214,6 +219,10 @@ class LiveStore(RunStore):
 
     def finished_outcome(self, op_name: str) -> StepOutcome | None:
         return self._outcomes.get(op_name)
+
+    def forget_step(self, op_name: str) -> None:
+        self._claims.pop(op_name, None)
+        self._outcomes.pop(op_name, None)
 
     def ended(self) -> bool:
         return _LIVE_STORES.get(self.uri) is not self
@@ -423,7 +432,7 @@ class DirectoryStore(RunStore):
 
     def claim_step(self, op_name: str, holder: str) -> str | None:
         self.refuse_if_ended(f"step '{op_name}'")
-        path = f"{self._root}/{_STEPS_DIR}/{quote(op_name, safe='')}.claim"
+        path = self._claim_path(op_name)
         if self._local:
             try:
                 descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _OWNER_ONLY)
@@ -437,6 +446,9 @@ class DirectoryStore(RunStore):
         self._fs.pipe_file(path, holder.encode())
         return None
 
+    def _claim_path(self, op_name: str) -> str:
+        return f"{self._root}/{_STEPS_DIR}/{quote(op_name, safe='')}.claim"
+
     def _read_claim(self, path: str) -> str:
         with self._fs.open(path, "r") as stream:
             return stream.read() or "a worker that was still writing its claim"
@@ -446,6 +458,11 @@ class DirectoryStore(RunStore):
 
     def finished_outcome(self, op_name: str) -> StepOutcome | None:
         return self._read_if_present(self._path(op_name, _STEPS_DIR))
+
+    def forget_step(self, op_name: str) -> None:
+        for path in (self._claim_path(op_name), self._path(op_name, _STEPS_DIR)):
+            with contextlib.suppress(FileNotFoundError):
+                self._fs.rm(path)
 
     def ended(self) -> bool:
         """Removed, being removed, or (a local store) its driver process died: a ``kedro run``

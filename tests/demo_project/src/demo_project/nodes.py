@@ -145,3 +145,18 @@ def daily_deltas(days: dict[str, Any]) -> dict[str, int]:
     return {
         key: values[key] - values[keys[index - 1]] if index else 0 for index, key in enumerate(keys)
     }
+
+
+def fail_twice(values: list[int]) -> list[int]:
+    """Fails on its first two attempts in a project folder (a flaky node), then succeeds; the
+    attempts are counted in the project's data/out/fail_twice.count (whatever the worker's
+    working directory)."""
+    from pathlib import Path
+
+    counter = Path(__file__).resolve().parents[2] / "data" / "out" / "fail_twice.count"
+    counter.parent.mkdir(parents=True, exist_ok=True)
+    attempt = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(attempt))
+    if attempt <= 2:
+        raise ConnectionError(f"flaky service unavailable (attempt {attempt})")
+    return values

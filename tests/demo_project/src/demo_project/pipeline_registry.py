@@ -87,10 +87,18 @@ def register_pipelines() -> dict[str, Pipeline]:
         ]
     )
     daily = Pipeline([node(n.daily_deltas, "daily", "daily_delta", name="daily_deltas")])
+    retried = Pipeline(
+        [
+            node(n.double, ["numbers", "params:factor"], "partial", name="double_partial"),
+            node(n.fail_twice, "partial", "recovered", name="fail_twice", tags=["flaky"]),
+            node(n.total, "recovered", "recovered_total", name="recovered_total"),
+        ]
+    )
     return {
         "__default__": main,
         "partitioned": partitioned,
         "daily": daily,
+        "retried": retried,
         "failing": failing,
         "unpicklable": unpicklable,
         "lock_input": lock_input,
