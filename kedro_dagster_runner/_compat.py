@@ -34,6 +34,9 @@ if TYPE_CHECKING:  # the same symbols, for annotations
         PlanOrchestrationContext,
     )
     from dagster._core.execution.plan.active import ActiveExecution
+    from dagster._core.execution.plan.instance_concurrency_context import (
+        InstanceConcurrencyContext,
+    )
     from dagster._core.execution.plan.objects import StepSuccessData
     from dagster._core.execution.plan.outputs import StepOutputData, StepOutputHandle
     from dagster._core.execution.plan.plan import ExecutionPlan
@@ -60,6 +63,7 @@ __all__ = [  # the Dagster symbols resolve lazily through __getattr__
     "IJob",
     "InMemoryJob",
     "InProcessExecutor",
+    "InstanceConcurrencyContext",
     "PlanOrchestrationContext",
     "ReconstructableJob",
     "RetryMode",
@@ -93,6 +97,9 @@ __all__ = [  # the Dagster symbols resolve lazily through __getattr__
 # name -> "module:attribute" of every private Dagster symbol the package uses.
 DAGSTER_SYMBOLS: Mapping[str, str] = {
     "ActiveExecution": "dagster._core.execution.plan.active:ActiveExecution",
+    "InstanceConcurrencyContext": (
+        "dagster._core.execution.plan.instance_concurrency_context:InstanceConcurrencyContext"
+    ),
     "StepSuccessData": "dagster._core.execution.plan.objects:StepSuccessData",
     "StepOutputData": "dagster._core.execution.plan.outputs:StepOutputData",
     "StepOutputHandle": "dagster._core.execution.plan.outputs:StepOutputHandle",

@@ -141,6 +141,7 @@ def _make_op(
         },
         compute_fn=partial(_run_op, spec),
         retry_policy=dagster_policy(node.retry_policy) if node.retry_policy else None,
+        pool=node.pool,
         description=f"Kedro node {node.name}"
         + (f", partition {node.partition_key}" if node.partition_key is not None else ""),
         tags={

@@ -50,6 +50,7 @@ class NodeSpec:
         op_tags: Tags the executor kind puts on the op (``ExecutorKind.op_tags``: a queue).
         retry_policy: The node's retry policy from ``dagster.yml`` (``max_retries``, ``delay``,
             ``backoff``, ``jitter``), if any.
+        pool: The Dagster concurrency pool of the node, from ``dagster.yml``, if any.
     """
 
     name: str
@@ -62,6 +63,7 @@ class NodeSpec:
     partitioned_outputs: list[str] = field(default_factory=list)
     op_tags: dict[str, str] = field(default_factory=dict)
     retry_policy: dict[str, Any] | None = None
+    pool: str | None = None
 
     @property
     def label(self) -> str:
@@ -128,6 +130,11 @@ class RunSpec:
     def retries_nodes(self) -> bool:
         """True when a node of the run has a retry policy (its executor must allow retries)."""
         return any(node.retry_policy for node in self.nodes)
+
+    @property
+    def uses_pools(self) -> bool:
+        """True when a node of the run is in a concurrency pool."""
+        return any(node.pool for node in self.nodes)
 
     @property
     def stops_at_first_failure(self) -> bool:

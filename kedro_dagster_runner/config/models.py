@@ -14,6 +14,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from kedro_dagster_runner.config.jobs import JobSettings, ScheduleSettings
 from kedro_dagster_runner.config.loggers import LoggerSettings
+from kedro_dagster_runner.config.pools import PoolSettings
 from kedro_dagster_runner.config.retry_policies import RetryPolicySettings
 from kedro_dagster_runner.config.sensors import SensorSettings
 from kedro_dagster_runner.errors import ConfigError
@@ -180,6 +181,7 @@ class DagsterFileModel(StrictModel):
     loggers: dict[str, LoggerSettings] = Field(default_factory=dict)
     sensors: dict[str, SensorSettings] = Field(default_factory=dict)
     retry_policies: dict[str, RetryPolicySettings] = Field(default_factory=dict)
+    pools: dict[str, PoolSettings] = Field(default_factory=dict)
 
 
 class ResolvedConfig(StrictModel):
@@ -196,6 +198,7 @@ class ResolvedConfig(StrictModel):
     loggers: dict[str, LoggerSettings] = Field(default_factory=dict)
     sensors: dict[str, SensorSettings] = Field(default_factory=dict)
     retry_policies: dict[str, RetryPolicySettings] = Field(default_factory=dict)
+    pools: dict[str, PoolSettings] = Field(default_factory=dict)
 
     @property
     def job(self) -> JobSettings | None:

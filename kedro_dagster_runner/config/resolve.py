@@ -264,6 +264,7 @@ def resolve_config(
             loggers=parsed.loggers,
             sensors=parsed.sensors,
             retry_policies=parsed.retry_policies,
+            pools=parsed.pools,
             notices=_notices(raw, declared, chosen) + _factory_notices(factories),
         )
     except ConfigError as exc:  # a check across sections

@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from kedro_dagster_runner import _compat, leftovers
+from kedro_dagster_runner.config.pools import pool_for
 from kedro_dagster_runner.config.retry_policies import policy_for
 from kedro_dagster_runner.deploy.instance import instance_env_names
 from kedro_dagster_runner.driver.tags import run_tags
@@ -218,6 +219,7 @@ def plan_run(
             node,
             op_tags=kind.op_tags(config.executor.options, node),
             retry_policy=policy_for(node.name, node.tags, config.retry_policies),
+            pool=pool_for(node.name, node.tags, config.pools),
         )
         for node in nodes
     ]

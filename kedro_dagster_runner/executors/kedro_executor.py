@@ -21,6 +21,7 @@ A kind using it subclasses
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from dagster import (
@@ -102,6 +103,11 @@ class KedroStepExecutor(Executor):
     ) -> Iterator[DagsterEvent]:
         limit = self._launcher.max_concurrent
         with (
+            # Dagster's concurrency pools: a node of a pool starts once the instance grants it a
+            # slot of the pool, whatever other runs of the instance hold.
+            _compat.InstanceConcurrencyContext(plan_context.instance, plan_context.dagster_run)
+            if self._spec.uses_pools
+            else nullcontext() as pools,
             # Ready steps start in Kedro's topological order (the ops' priority tags, see
             # job._make_op), so in_process runs nodes in exactly SequentialRunner's order.
             _compat.ActiveExecution(
@@ -109,6 +115,7 @@ class KedroStepExecutor(Executor):
                 retry_mode=self.retries,
                 max_concurrent=limit,
                 tag_concurrency_limits=self._tag_concurrency_limits,
+                instance_concurrency_context=pools,
             ) as active,
             self._launcher as launcher,
         ):

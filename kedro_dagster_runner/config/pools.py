@@ -1,0 +1,41 @@
+"""The ``pools`` section of ``dagster.yml``: Dagster concurrency pools for Kedro nodes.
+
+::
+
+    pools:
+      warehouse:                # a Dagster concurrency pool
+        tags: [warehouse]       # the nodes carrying any of these Kedro tags...
+        nodes: [load_orders]    # ...or named here
+
+A node takes the first pool (in file order) that selects it; its op gets that ``pool``. The
+pool's limit is the Dagster instance's (``dagster instance concurrency set warehouse 2``, the
+UI's concurrency page, or ``concurrency.pools.default_limit`` in the instance's
+``dagster.yaml``), so it holds across every run recorded in one instance: two ``kedro run`` on a
+shared instance never have more nodes of a pool running than its limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import Field
+
+from kedro_dagster_runner.executors.options import StrictModel
+
+
+class PoolSettings(StrictModel):
+    """One entry of ``pools``."""
+
+    tags: list[str] = Field(default_factory=list, description="Kedro tags of the pool's nodes.")
+    nodes: list[str] = Field(default_factory=list, description="Names of the pool's nodes.")
+
+    def selects(self, node_name: str, node_tags: list[str]) -> bool:
+        return node_name in self.nodes or any(tag in node_tags for tag in self.tags)
+
+
+def pool_for(node_name: str, node_tags: list[str], pools: Mapping[str, PoolSettings]) -> str | None:
+    """The first pool selecting the node, or ``None``."""
+    for name, pool in pools.items():
+        if pool.selects(node_name, node_tags):
+            return name
+    return None
