@@ -162,6 +162,12 @@ class DagsterRunner(AbstractRunner):
         from kedro.io.core import generate_timestamp
 
         check_environment(config)
+        if not config.runner.detached and config.runner.detached_run_tags():
+            self._logger.warning(
+                "runner.run_retries, run_priority and max_runtime are acted on by the instance's "
+                "daemon and run queue, for detached runs only (runner.submit: detached); this "
+                "attached run ignores them."
+            )
         sweep(local_handoff_roots(config.runner.handoff))  # left by kedro runs that died
         run_id = run_id or generate_timestamp()
         plan = plan_run(pipeline, catalog, hook_manager, config, driver, run_id, self._is_async)

@@ -177,3 +177,16 @@ def test_detached_misconfiguration_names_the_key_to_fix(overrides: dict, expecte
     with pytest.raises(ConfigError) as error:
         resolve_config(DETACHED_FILE, overrides)
     assert expected in str(error.value)
+
+
+def test_detached_runs_carry_dagsters_retry_priority_and_runtime_tags() -> None:
+    resolved = resolve_config(
+        DETACHED_FILE, {"run_retries": 2, "run_priority": -1, "max_runtime": "3600"}
+    )
+    assert resolved.runner.detached_run_tags() == {
+        "dagster/max_retries": "2",
+        "dagster/priority": "-1",
+        "dagster/max_runtime": "3600",
+    }
+    with pytest.raises(ConfigError, match="runner.run_retries"):
+        resolve_config(DETACHED_FILE, {"run_retries": 0})

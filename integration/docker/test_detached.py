@@ -100,8 +100,9 @@ def test_followed_run_executes_in_a_run_container_and_matches_a_sequential_run(
     reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
     assert kedro_runner(reference_project, tmp_path)().returncode == 0
     project = _detached_project(
-        EXAMPLE_PROJECT, tmp_path / "detached", project_image, postgres_db, "pool", wait=True
-    )
+        EXAMPLE_PROJECT, tmp_path / "detached", project_image, postgres_db, "pool", wait=True,
+        run_retries=1, run_priority=5, max_runtime=3600,
+    )  # fmt: skip
 
     result = kedro_runner(project, tmp_path)("--runner", RUNNER, env=PASSWORD_ENV)
 
@@ -113,6 +114,9 @@ def test_followed_run_executes_in_a_run_container_and_matches_a_sequential_run(
     dagster_run = instance.get_run_by_id(run_id)
     assert dagster_run.status.value == "SUCCESS"
     assert dagster_run.tags["kedro/submit"] == "detached"
+    assert {key: dagster_run.tags[key] for key in ("dagster/max_retries", "dagster/priority",
+            "dagster/max_runtime")} == {"dagster/max_retries": "1", "dagster/priority": "5",
+                                        "dagster/max_runtime": "3600"}  # fmt: skip
     assert "Launching run in a new container" in _engine_messages(instance, run_id)
     assert _run_containers(dagster_run.tags["kedro/run_id"]) == []  # the run worker is removed
     assert _handoff_dirs(dagster_run.tags["kedro/run_id"]) == []

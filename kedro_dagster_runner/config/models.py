@@ -19,7 +19,7 @@ from kedro_dagster_runner.config.retry_policies import RetryPolicySettings
 from kedro_dagster_runner.config.sensors import SensorSettings
 from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.executors import DEFAULT_KIND, InstanceNeed, NodesRun, kind_named
-from kedro_dagster_runner.executors.options import PositiveCount, StrictModel
+from kedro_dagster_runner.executors.options import PositiveCount, PositiveNumber, StrictModel
 
 
 class ExecutorChoice(StrictModel):
@@ -137,6 +137,22 @@ class RunnerSettings(StrictModel):
         "runs (docker, k8s) and whose options configure the run launcher (default: the run's "
         "executor when it is one); ignored by attached runs.",
     )
+    run_retries: PositiveCount | None = Field(
+        default=None,
+        description="With submit: detached, Dagster run retries (tag dagster/max_retries): the "
+        "daemon launches a failed run again, up to this many times (the instance needs "
+        "run_retries enabled).",
+    )
+    run_priority: int | None = Field(
+        default=None,
+        description="With submit: detached, the run's priority in the instance's run queue "
+        "(tag dagster/priority; higher first).",
+    )
+    max_runtime: PositiveNumber | None = Field(
+        default=None,
+        description="With submit: detached, seconds after which Dagster's run monitoring "
+        "stops the run (tag dagster/max_runtime).",
+    )
     partitions: str | list[str] | None = Field(
         default=None,
         description="The partitions a node fanned out over partitions runs for: keys "
@@ -166,6 +182,18 @@ class RunnerSettings(StrictModel):
     @property
     def detached(self) -> bool:
         return self.submit == "detached"
+
+    def detached_run_tags(self) -> dict[str, str]:
+        """The Dagster tags of ``run_retries``, ``run_priority`` and ``max_runtime`` (acted on
+        by the instance's daemon and run queue, so for detached runs)."""
+        tags = {}
+        if self.run_retries is not None:
+            tags["dagster/max_retries"] = str(self.run_retries)
+        if self.run_priority is not None:
+            tags["dagster/priority"] = str(self.run_priority)
+        if self.max_runtime is not None:
+            tags["dagster/max_runtime"] = f"{self.max_runtime:g}"
+        return tags
 
 
 RUNNER_KEYS = frozenset(RunnerSettings.model_fields)

@@ -278,6 +278,8 @@ def _spec(
     run_cleans_up = kind_named(config.executor.kind).finishes_unfollowed_runs
     if config.runner.job is not None:
         tags["kedro/job"] = config.runner.job
+    if config.runner.detached:
+        tags.update(config.runner.detached_run_tags())
     return RunSpec(
         run_id=run_id,
         job_name=dagster_name(config.runner.job)
