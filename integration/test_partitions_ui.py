@@ -232,3 +232,24 @@ def test_a_daily_job_gets_a_schedule_per_window_and_a_static_one_is_refused(
     _load.cache_clear()
     with pytest.raises(ConfigError, match=r"jobs\.regions\.schedule: the job is partitioned"):
         build_definitions(str(project))
+
+
+def test_a_pipeline_that_cannot_fan_out_leaves_the_rest_of_the_code_location_loading(
+    tmp_path: Path,
+) -> None:
+    """`shifted_done` undeclared (a MemoryDataset): `shift_partitions` cannot fan out. Its job
+    runs whole-dataset nodes, with a warning; every other job, the daily one too, still loads."""
+    import yaml
+
+    from kedro_dagster_runner.ui.code_location import build_definitions
+
+    project = copy_project(DEMO_PROJECT, tmp_path / "demo_project")
+    catalog_path = project / "conf" / "base" / "catalog.yml"
+    catalog = yaml.safe_load(catalog_path.read_text())
+    del catalog["shifted_done"]
+    catalog_path.write_text(yaml.safe_dump(catalog))
+
+    definitions = build_definitions(str(project))
+
+    assert definitions.resolve_job_def("kedro_partitioned").partitions_def is None
+    assert definitions.resolve_job_def("kedro_daily").partitions_def is not None

@@ -22,6 +22,7 @@ persisted: in-memory data of the earlier run is gone.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict
 from functools import cache, partial
@@ -32,7 +33,7 @@ import dagster
 
 from kedro_dagster_runner.config import load_project_config, resolve_config
 from kedro_dagster_runner.config.jobs import job_pipeline, schedule_name
-from kedro_dagster_runner.errors import ConfigError, ProjectError
+from kedro_dagster_runner.errors import ConfigError, PartitionError, ProjectError
 from kedro_dagster_runner.executors import CODE_LOCATION_KIND
 from kedro_dagster_runner.executors.launched import EXECUTOR_TAG
 from kedro_dagster_runner.naming import dagster_name, job_name_for, unique_op_names
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
     from kedro_dagster_runner.config import ResolvedConfig
     from kedro_dagster_runner.config.jobs import JobSettings
     from kedro_dagster_runner.config.loggers import LoggerSettings
+
+_LOGGER = logging.getLogger(__name__)
 
 PROJECT_PATH_ENV = "KEDRO_PROJECT_PATH"
 ENV_ENV = "KEDRO_ENV"
@@ -81,7 +84,7 @@ def pipeline_run_spec(
     datasets, as under Kedro's runners.
     """
     op_names = unique_op_names(node.name for node in pipeline.nodes)
-    fanned = fanned_out_nodes(pipeline, catalog) if catalog is not None else {}
+    fanned = _fanned_out(name if job is None else job, pipeline, catalog)
     partitions = _job_partitions([config for config, _ in fanned.values()])
     if partitions is None:
         fanned = {}
@@ -141,6 +144,21 @@ def _lineage_pipeline(registered: Mapping[str, Pipeline]) -> Pipeline:
         except (OutputNotUniqueError, ValueError):  # an output of two nodes, a name twice
             continue
     return combined
+
+
+def _fanned_out(
+    job: str, pipeline: Pipeline, catalog: CatalogProtocol | None
+) -> dict[str, tuple[PartitionsConfig, list[str]]]:
+    """The job's nodes that fan out over partitions; none, with a warning, when their datasets
+    cannot be fanned out (the job then runs its nodes over whole datasets, and the other jobs of
+    the code location still load; ``kedro run`` of it reports the same error)."""
+    if catalog is None:
+        return {}
+    try:
+        return fanned_out_nodes(pipeline, catalog)
+    except PartitionError as error:
+        _LOGGER.warning("Job %s is not partitioned: %s", job, error)
+        return {}
 
 
 def _job_partitions(definitions: list[PartitionsConfig]) -> PartitionsConfig | None:
