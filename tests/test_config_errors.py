@@ -226,7 +226,7 @@ def test_a_key_of_no_kind_lists_the_runner_keys_and_the_executor_options() -> No
         (
             {"nothing_like_it": {}},
             "  nothing_like_it: unknown key; allowed: executors, runner, jobs, schedules, "
-            "loggers, sensors (ignored: definitions, dev)",
+            "loggers, sensors, retry_policies, pools (ignored: definitions, dev)",
         ),
         (
             {"runner": {"instance": "cloud"}},
