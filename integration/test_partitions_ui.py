@@ -16,6 +16,7 @@ import pytest
 import test_ui
 from kedro_projects import DEMO_PROJECT, PIPELINES_OPTION, copy_project, hook_calls, kedro_runner
 from test_ui import chromium, graphql
+from test_ui_launches import LAUNCH, _location, _wait_for_end
 
 ui_server = test_ui.ui_server  # the fixtures: Postgres instance, `kedro dagster-runner ui`
 ui_project = test_ui.ui_project
@@ -48,11 +49,6 @@ MATERIALIZED = """
   assetNodeOrError(assetKey: {path: ["daily_delta"]}) { ... on AssetNode {
     partitionKeys } } }
 """
-
-
-def _location(url: str) -> str:
-    query = "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
-    return graphql(url, query)["workspaceOrError"]["locationEntries"][0]["name"]
 
 
 def _backfill(url: str, job: str, keys: list[str]) -> str:
@@ -135,22 +131,7 @@ def test_a_backfill_of_three_daily_keys_writes_exactly_those_partitions(
     assert "2024-01-03" in page, page[-3000:]
 
 
-LAUNCH = """
-mutation ($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message stack }
-    ... on RunConfigValidationInvalid { errors { message } }
-  }
-}
-"""
-RUN = """
-query ($id: ID!) { runOrError(runId: $id) { ... on Run { status tags { key value } } } }
-"""
-
-
-def _launch(url: str, job: str, run_config: dict, tags: dict[str, str]) -> dict:
+def _launch_with(url: str, job: str, run_config: dict, tags: dict[str, str]) -> dict:
     params = {
         "selector": {
             "repositoryLocationName": _location(url),
@@ -163,16 +144,6 @@ def _launch(url: str, job: str, run_config: dict, tags: dict[str, str]) -> dict:
     return graphql(url, LAUNCH, {"params": params})["launchRun"]
 
 
-def _wait_for_end(url: str, run_id: str, seconds: float = 240) -> dict:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        run = graphql(url, RUN, {"id": run_id})["runOrError"]
-        if run["status"] in {"SUCCESS", "FAILURE", "CANCELED"}:
-            return run
-        time.sleep(1)
-    raise TimeoutError(f"run {run_id} did not end in {seconds} s")
-
-
 def test_a_launchpad_run_of_one_key_takes_typed_kedro_parameters(ui_project: tuple) -> None:
     """The static-keyed job launched for `north` with `factor: 3` in the launchpad's
     `kedro_params` config: that partition only, computed with the changed parameter; a
@@ -180,7 +151,7 @@ def test_a_launchpad_run_of_one_key_takes_typed_kedro_parameters(ui_project: tup
     project, url, _ = ui_project
     config = {"resources": {"kedro_params": {"config": {"factor": 3}}}}
 
-    launched = _launch(url, "kedro_partitioned", config, {"dagster/partition": "north"})
+    launched = _launch_with(url, "kedro_partitioned", config, {"dagster/partition": "north"})
 
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run = _wait_for_end(url, launched["run"]["runId"])
@@ -191,7 +162,7 @@ def test_a_launchpad_run_of_one_key_takes_typed_kedro_parameters(ui_project: tup
     assert json.loads((out / "shifted_readings" / "north.json").read_text()) == [6, 9, 12]
 
     wrong = {"resources": {"kedro_params": {"config": {"factor": "three"}}}}
-    refused = _launch(url, "kedro_partitioned", wrong, {"dagster/partition": "north"})
+    refused = _launch_with(url, "kedro_partitioned", wrong, {"dagster/partition": "north"})
     assert refused["__typename"] == "RunConfigValidationInvalid", refused
     assert "factor" in json.dumps(refused["errors"])
 

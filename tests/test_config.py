@@ -188,5 +188,5 @@ def test_detached_runs_carry_dagsters_retry_priority_and_runtime_tags() -> None:
         "dagster/priority": "-1",
         "dagster/max_runtime": "3600",
     }
-    with pytest.raises(ConfigError, match="runner.run_retries"):
+    with pytest.raises(ConfigError, match=r"runner\.run_retries"):
         resolve_config(DETACHED_FILE, {"run_retries": 0})

@@ -270,23 +270,8 @@ def job_schedules(
         return []
     named = isinstance(settings.schedule, str)
     schedule = config.schedules[settings.schedule] if named else settings.schedule
-    schedule_name_ = schedule_name(name, settings.schedule if named else None)
-    status = dagster.DefaultScheduleStatus(schedule.default_status)
     windows = job.partitions_def
-    if isinstance(windows, dagster.TimeWindowPartitionsDefinition):
-        return [
-            dagster.ScheduleDefinition(
-                name=schedule_name_,
-                cron_schedule=schedule.cron_schedule,
-                execution_timezone=schedule.execution_timezone,
-                description=schedule.description,
-                metadata=schedule.metadata,
-                default_status=status,
-                job=job,
-                execution_fn=partial(_window_just_ended, windows),
-            )
-        ]
-    if windows is not None:
+    if windows is not None and not isinstance(windows, dagster.TimeWindowPartitionsDefinition):
         raise ConfigError(
             f"jobs.{name}.schedule: the job is partitioned by static keys, so a schedule tick "
             "cannot choose one; launch its partitions from the UI (a backfill), or partition it "
@@ -294,13 +279,14 @@ def job_schedules(
         )
     return [
         dagster.ScheduleDefinition(
-            name=schedule_name_,
+            name=schedule_name(name, settings.schedule if named else None),
             cron_schedule=schedule.cron_schedule,
             execution_timezone=schedule.execution_timezone,
             description=schedule.description,
             metadata=schedule.metadata,
-            default_status=status,
+            default_status=dagster.DefaultScheduleStatus(schedule.default_status),
             job=job,
+            execution_fn=partial(_window_just_ended, windows) if windows is not None else None,
         )
     ]
 
