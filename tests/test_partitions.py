@@ -10,7 +10,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.io.core import DatasetError
 from kedro.pipeline import Pipeline, node
 from kedro_datasets.partitions import PartitionedDataset
-from kedro_projects import PIPELINES_OPTION, RUNNER, KedroRunner, needs_runner_params
+from kedro_projects import PIPELINES_OPTION, RUNNER, KedroRunner
 
 from kedro_dagster_runner.datasets import (
     DagsterNothingDataset,
@@ -339,42 +339,6 @@ def test_a_fan_out_writes_what_sequential_runner_writes(
         ["announce", "combine", *["scale_partitions"] * 3, *["shift_partitions"] * 3]
     )
     assert len(ours.calls("before_pipeline_run")) == 1
-
-
-@needs_runner_params
-def test_partitions_runs_the_selected_keys_only_and_refuses_unknown_ones(
-    kedro_demo: KedroRunner, demo_project: Path
-) -> None:
-    run = kedro_demo("--runner", RUNNER, PIPELINES_OPTION, "daily",
-                     "--runner-params", "partitions=2024-01-02...2024-01-03")  # fmt: skip
-    assert run.returncode == 0, run.output
-    assert sorted(_outputs(demo_project)) == ["daily_delta/2024-01-02.json",
-                                              "daily_delta/2024-01-03.json"]  # fmt: skip
-    assert _outputs(demo_project)["daily_delta/2024-01-03.json"].strip() == b"12"
-
-    refused = kedro_demo("--runner", RUNNER, PIPELINES_OPTION, "daily",
-                         "--runner-params", "partitions=2023-12-31")  # fmt: skip
-    assert refused.returncode != 0
-    assert "PartitionError: partitions=2023-12-31: ['2023-12-31'] not among" in refused.output
-    assert refused.calls("before_node_run") == []
-
-
-def test_a_failing_partition_fails_the_run_with_the_nodes_own_error(
-    kedro_demo: KedroRunner, demo_project: Path
-) -> None:
-    (demo_project / "data" / "readings" / "south.json").write_text("[10, 20,")  # broken
-    sequential = kedro_demo(PIPELINES_OPTION, "partitioned")
-    ours = kedro_demo("--runner", RUNNER, PIPELINES_OPTION, "partitioned")
-
-    assert sequential.returncode != 0 and ours.returncode != 0
-    for run in (sequential, ours):
-        assert "DatasetError: Failed while loading data from dataset" in run.output
-    (error,) = [call for call in ours.calls("on_node_error")]
-    assert error["node"] == "scale_partitions"
-    assert ours.calls("after_pipeline_run") == []
-    assert len(ours.calls("on_pipeline_error")) == 1
-    # stop at the first failure, as Kedro: nothing downstream of the failed partition started
-    assert "combine" not in ours.nodes_run() and "announce" not in ours.nodes_run()
 
 
 def test_runs_without_partitioned_datasets_do_not_import_them() -> None:
