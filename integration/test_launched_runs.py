@@ -206,3 +206,20 @@ def test_a_launched_run_of_a_container_job_runs_inline_and_says_so(
     (before,) = hook_calls(hook_log, "before_pipeline_run")
     assert {call["pid"] for call in hook_calls(hook_log, "before_node_run")} == {before["pid"]}
     assert any("Executor 'steps' cannot run here" in m for m in result["warnings"])
+
+
+def test_a_launched_run_retries_a_flaky_node_by_its_retry_policy(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    """dagster.yml's retry policies reach the code location's jobs: a run launched by Dagster
+    retries the node as `kedro run` does (hooks per attempt in the run worker)."""
+    (demo_project / "conf" / "base" / "dagster.yml").write_text(
+        yaml.safe_dump({"retry_policies": {"flaky": {"max_retries": 2, "tags": ["flaky"]}}})
+    )
+
+    result, hook_log = _launch(demo_project, "kedro_retried", tmp_path)
+
+    assert result["success"], result
+    assert (demo_project / "data" / "out" / "fail_twice.count").read_text() == "3"
+    assert _per_node(hook_log, "on_node_error") == {"fail_twice": 2}
+    assert len(hook_calls(hook_log, "after_pipeline_run")) == 1

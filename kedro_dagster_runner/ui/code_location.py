@@ -33,6 +33,8 @@ import dagster
 
 from kedro_dagster_runner.config import load_project_config, resolve_config
 from kedro_dagster_runner.config.jobs import job_pipeline, schedule_name
+from kedro_dagster_runner.config.pools import pool_for
+from kedro_dagster_runner.config.retry_policies import policy_for
 from kedro_dagster_runner.errors import ConfigError, PartitionError, ProjectError
 from kedro_dagster_runner.executors import CODE_LOCATION_KIND
 from kedro_dagster_runner.executors.launched import EXECUTOR_TAG
@@ -69,6 +71,7 @@ def pipeline_run_spec(
     loggers: Mapping[str, LoggerSettings] | None = None,
     executor: str | None = None,
     parameters: Mapping[str, Any] | None = None,
+    config: ResolvedConfig | None = None,
 ) -> RunSpec:
     """The spec of a code-location job: run by the ``launched`` kind, Kedro run id derived per
     Dagster run.
@@ -76,7 +79,8 @@ def pipeline_run_spec(
     ``name`` is the registered pipeline the nodes come from; ``job`` the dagster.yml job they
     were selected for (the Dagster job is named after it), if any; ``executor`` the dagster.yml
     executor its runs use (see :mod:`kedro_dagster_runner.executors.launched`); ``parameters``
-    the project's, typed in the launchpad (:mod:`kedro_dagster_runner.ui.launchpad_params`).
+    the project's, typed in the launchpad (:mod:`kedro_dagster_runner.ui.launchpad_params`);
+    ``config`` the dagster.yml whose retry policies and pools the nodes get.
 
     When the nodes that fan out over partitions (read from ``catalog``) share one static or
     time-window partitions definition, the job is partitioned by it: each Dagster run is for
@@ -105,6 +109,10 @@ def pipeline_run_spec(
                 sorted(node.tags),
                 partition_key=RUN_PARTITION if node.name in fanned else None,
                 partitioned_outputs=fanned[node.name][1] if node.name in fanned else [],
+                retry_policy=policy_for(node.name, sorted(node.tags), config.retry_policies)
+                if config is not None
+                else None,
+                pool=pool_for(node.name, sorted(node.tags), config.pools) if config else None,
             )
             for node in pipeline.nodes
         ],
@@ -202,6 +210,7 @@ def _load(project_path: str, env: str | None, conf_source: str | None) -> dagste
                 catalog,
                 executor=config.runner.executor,
                 parameters=context.params,
+                config=config,
             ).to_json()
         )
         for name, pipeline in registered.items()
@@ -250,6 +259,7 @@ def configured_jobs(
             loggers=config.loggers_of(name),
             executor=settings.executor or config.runner.executor,
             parameters=parameters,
+            config=config,
         )
         job = build_job(spec.to_json())
         built.append((job, job_schedules(name, settings, config, job)))
