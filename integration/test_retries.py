@@ -7,23 +7,14 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import yaml
-from kedro_projects import PIPELINES_OPTION, RUNNER, KedroRunner
-
-
-def _with_policy(project: Path, max_retries: int, executor: str) -> None:
-    path = project / "conf" / "base" / "dagster.yml"
-    config = yaml.safe_load(path.read_text()) or {}
-    config["retry_policies"] = {"flaky": {"max_retries": max_retries, "tags": ["flaky"]}}
-    config.setdefault("runner", {})["executor"] = executor
-    path.write_text(yaml.safe_dump(config))
+from kedro_projects import PIPELINES_OPTION, RUNNER, KedroRunner, with_retry_policy
 
 
 def test_dagsters_in_process_executor_retries_the_flaky_node(
     demo: tuple[Path, KedroRunner],
 ) -> None:
     demo_project, kedro_demo = demo
-    _with_policy(demo_project, 2, "dagster_in_process")
+    with_retry_policy(demo_project, 2, "dagster_in_process")
 
     run = kedro_demo("--runner", RUNNER, PIPELINES_OPTION, "retried")
 
@@ -37,7 +28,7 @@ def test_the_last_failed_attempt_fails_the_run_with_the_nodes_error(
     demo: tuple[Path, KedroRunner],
 ) -> None:
     demo_project, kedro_demo = demo
-    _with_policy(demo_project, 1, "in_process")
+    with_retry_policy(demo_project, 1, "in_process")
 
     run = kedro_demo("--runner", RUNNER, PIPELINES_OPTION, "retried")
 

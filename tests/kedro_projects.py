@@ -155,6 +155,18 @@ def hook_calls(hook_log: Path, hook: str | None = None) -> list[dict]:
     return [call for call in calls if hook is None or call["hook"] == hook]
 
 
+def with_retry_policy(project: Path, max_retries: int, executor: str) -> None:
+    """Give the demo project's nodes tagged `flaky` a retry policy of ``max_retries`` and run
+    them on ``executor`` (dagster.yml's other settings kept)."""
+    import yaml
+
+    path = project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(path.read_text()) or {}
+    config["retry_policies"] = {"flaky": {"max_retries": max_retries, "tags": ["flaky"]}}
+    config.setdefault("runner", {})["executor"] = executor
+    path.write_text(yaml.safe_dump(config))
+
+
 # Fixtures of both suites (imported by tests/conftest.py and integration/conftest.py) ----
 
 

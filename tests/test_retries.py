@@ -8,8 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
-from kedro_projects import PIPELINES_OPTION, RUNNER, KedroRunner
+from kedro_projects import PIPELINES_OPTION, RUNNER, KedroRunner, with_retry_policy
 
 from kedro_dagster_runner.config import resolve_config
 from kedro_dagster_runner.config.retry_policies import dagster_policy, policy_for
@@ -63,19 +62,11 @@ def test_the_op_carries_dagsters_retry_policy() -> None:
     assert spec.retries_nodes
 
 
-def _with_policy(project: Path, max_retries: int, executor: str) -> None:
-    path = project / "conf" / "base" / "dagster.yml"
-    config = yaml.safe_load(path.read_text()) or {}
-    config["retry_policies"] = {"flaky": {"max_retries": max_retries, "tags": ["flaky"]}}
-    config.setdefault("runner", {})["executor"] = executor
-    path.write_text(yaml.safe_dump(config))
-
-
 @pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
 def test_a_flaky_node_is_retried_until_it_succeeds(
     kedro_demo: KedroRunner, demo_project: Path, executor: str
 ) -> None:
-    _with_policy(demo_project, 2, executor)
+    with_retry_policy(demo_project, 2, executor)
 
     run = kedro_demo("--runner", RUNNER, PIPELINES_OPTION, "retried")
 
