@@ -145,21 +145,30 @@ class _Planner:
         self.partitioned = partitioned
         self.selection = selection
         self.written: dict[str, list[str]] = {}  # dataset -> keys this run writes
+        self._own_keys: dict[str, list[str]] = {}  # computed once per dataset: the plan asks
+        self._definitions: dict[str, dagster.PartitionsDefinition] = {}  # per key of a node
 
     def available(self, name: str) -> list[str]:
         """The keys of a partitioned dataset at this point of the run: its definition's (a
         dynamic one's: those stored) and those the run writes before."""
-        keys = self.partitioned[name].partition_keys()
-        return list(dict.fromkeys([*keys, *self.written.get(name, [])]))
+        if name not in self._own_keys:
+            self._own_keys[name] = self.partitioned[name].partition_keys()
+        return list(dict.fromkeys([*self._own_keys[name], *self.written.get(name, [])]))
+
+    def definition(self, name: str) -> dagster.PartitionsDefinition:
+        """The Dagster definition of a static or time-window dataset (built once)."""
+        if name not in self._definitions:
+            self._definitions[name] = self.partitioned[name].partitions.dagster_definition()
+        return self._definitions[name]
 
     def definition_of(self, name: str, keys: list[str]) -> dagster.PartitionsDefinition:
         config = self.partitioned[name].partitions
-        return _static_stand_in(keys) if config.is_dynamic else config.dagster_definition()
+        return _static_stand_in(keys) if config.is_dynamic else self.definition(name)
 
     def output_keys(self, node: Node, outputs: list[str], inputs: list[str]) -> list[str]:
         main = self.partitioned[outputs[0]]
         if not main.partitions.is_dynamic:
-            keys = main.partition_keys()
+            keys = self.available(outputs[0])
         else:  # the keys it has, and those of inputs it maps one to one
             keys = set(main.stored_keys())
             for name in inputs:
@@ -192,7 +201,7 @@ class _Planner:
         down_def = (
             _static_stand_in(downstream_keys)
             if down_config.is_dynamic
-            else down_config.dagster_definition()
+            else self.definition(downstream)
         )
         up_def = self.definition_of(upstream, upstream_keys)
         result = mapping.dagster_mapping().get_upstream_mapped_partitions_result_for_partitions(
