@@ -14,8 +14,8 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from kedro_dagster_runner.config.jobs import JobSettings, ScheduleSettings
 from kedro_dagster_runner.config.loggers import LoggerSettings
-from kedro_dagster_runner.config.pools import PoolSettings
-from kedro_dagster_runner.config.retry_policies import RetryPolicySettings
+from kedro_dagster_runner.config.pools import PoolSettings, pool_for
+from kedro_dagster_runner.config.retry_policies import RetryPolicySettings, policy_for
 from kedro_dagster_runner.config.sensors import SensorSettings
 from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.executors import DEFAULT_KIND, InstanceNeed, NodesRun, kind_named
@@ -227,6 +227,14 @@ class ResolvedConfig(StrictModel):
     sensors: dict[str, SensorSettings] = Field(default_factory=dict)
     retry_policies: dict[str, RetryPolicySettings] = Field(default_factory=dict)
     pools: dict[str, PoolSettings] = Field(default_factory=dict)
+
+    def node_settings(self, node_name: str, node_tags: list[str]) -> dict[str, Any]:
+        """What dagster.yml sets on a node's op, as ``NodeSpec`` fields: its retry policy and
+        its concurrency pool (``None`` each when no entry selects the node)."""
+        return {
+            "retry_policy": policy_for(node_name, node_tags, self.retry_policies),
+            "pool": pool_for(node_name, node_tags, self.pools),
+        }
 
     @property
     def job(self) -> JobSettings | None:

@@ -18,24 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import Field
-
-from kedro_dagster_runner.executors.options import StrictModel
+from kedro_dagster_runner.config.node_selection import NodeSelection, first_selecting
 
 
-class PoolSettings(StrictModel):
-    """One entry of ``pools``."""
-
-    tags: list[str] = Field(default_factory=list, description="Kedro tags of the pool's nodes.")
-    nodes: list[str] = Field(default_factory=list, description="Names of the pool's nodes.")
-
-    def selects(self, node_name: str, node_tags: list[str]) -> bool:
-        return node_name in self.nodes or any(tag in node_tags for tag in self.tags)
+class PoolSettings(NodeSelection):
+    """One entry of ``pools``: the nodes it selects (an entry selecting none has no node)."""
 
 
 def pool_for(node_name: str, node_tags: list[str], pools: Mapping[str, PoolSettings]) -> str | None:
     """The first pool selecting the node, or ``None``."""
-    for name, pool in pools.items():
-        if pool.selects(node_name, node_tags):
-            return name
-    return None
+    found = first_selecting(pools, node_name, node_tags)
+    return found[0] if found is not None else None

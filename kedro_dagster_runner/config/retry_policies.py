@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from kedro_dagster_runner.executors.options import PositiveCount, PositiveNumber, StrictModel
+from kedro_dagster_runner.config.node_selection import NodeSelection, first_selecting
+from kedro_dagster_runner.executors.options import PositiveCount, PositiveNumber
 
 if TYPE_CHECKING:
     import dagster
 
 
-class RetryPolicySettings(StrictModel):
+class RetryPolicySettings(NodeSelection):
     """One entry of ``retry_policies``."""
 
     max_retries: PositiveCount = Field(description="Attempts after the first.")
@@ -43,14 +44,10 @@ class RetryPolicySettings(StrictModel):
     jitter: Literal["full", "plus_minus"] | None = Field(
         default=None, description="Randomise the delay (default: none)."
     )
-    tags: list[str] = Field(default_factory=list, description="Kedro tags of the nodes retried.")
-    nodes: list[str] = Field(default_factory=list, description="Names of the nodes retried.")
 
     def selects(self, node_name: str, node_tags: list[str]) -> bool:
         """True when the policy applies to the node (no selector: every node)."""
-        if not self.tags and not self.nodes:
-            return True
-        return node_name in self.nodes or any(tag in node_tags for tag in self.tags)
+        return (not self.tags and not self.nodes) or super().selects(node_name, node_tags)
 
     def as_spec(self) -> dict[str, Any]:
         """The policy as the run spec carries it (JSON)."""
@@ -61,10 +58,8 @@ def policy_for(
     node_name: str, node_tags: list[str], policies: Mapping[str, RetryPolicySettings]
 ) -> dict[str, Any] | None:
     """The spec form of the first policy selecting the node, or ``None``."""
-    for policy in policies.values():
-        if policy.selects(node_name, node_tags):
-            return policy.as_spec()
-    return None
+    found = first_selecting(policies, node_name, node_tags)
+    return found[1].as_spec() if found is not None else None
 
 
 def dagster_policy(spec: Mapping[str, Any]) -> dagster.RetryPolicy:

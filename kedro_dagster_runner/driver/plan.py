@@ -19,8 +19,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from kedro_dagster_runner import _compat, leftovers
-from kedro_dagster_runner.config.pools import pool_for
-from kedro_dagster_runner.config.retry_policies import policy_for
 from kedro_dagster_runner.deploy.instance import instance_env_names
 from kedro_dagster_runner.driver.tags import run_tags
 from kedro_dagster_runner.errors import DagsterRunnerError, UnpicklableDataError
@@ -218,8 +216,7 @@ def plan_run(
         replace(
             node,
             op_tags=kind.op_tags(config.executor.options, node),
-            retry_policy=policy_for(node.name, node.tags, config.retry_policies),
-            pool=pool_for(node.name, node.tags, config.pools),
+            **config.node_settings(node.name, node.tags),
         )
         for node in nodes
     ]

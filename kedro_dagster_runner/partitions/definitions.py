@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,6 +51,20 @@ MAPPINGS = frozenset(
 )
 
 ConfigValue = str | int | float | bool | None | list[object] | dict[str, object]
+
+
+def _build(kind: str, options: dict[str, object], what: str) -> object:
+    """The Dagster object of class ``kind`` made with ``options``.
+
+    Raises:
+        ValueError: Dagster refuses the options (the message says which).
+    """
+    import dagster
+
+    try:
+        return getattr(dagster, kind)(**options)
+    except Exception as error:
+        raise ValueError(f"{what}: {kind}({options}) is not valid: {error}") from error
 
 
 def _class_name(entry: object, allowed: frozenset[str], what: str) -> tuple[str, dict]:
@@ -106,20 +121,19 @@ class PartitionsConfig:
         return self.kind in TIME_WINDOWS
 
     def dagster_definition(self) -> dagster.PartitionsDefinition:
-        """The Dagster partitions definition.
+        """The Dagster partitions definition (built once: fan-out plans ask for it per key).
 
         Raises:
             ValueError: Dagster refuses the options (the message says which).
         """
-        import dagster
+        return self._definition
 
+    @cached_property
+    def _definition(self) -> dagster.PartitionsDefinition:
         options = dict(self.options)
         if self.is_dynamic:
             options.setdefault("name", None)
-        try:
-            return getattr(dagster, self.kind)(**options)
-        except Exception as error:
-            raise ValueError(f"partition: {self.kind}({options}) is not valid: {error}") from error
+        return _build(self.kind, options, "partition")
 
     def same_as(self, other: PartitionsConfig) -> bool:
         """True when both entries define the same partitions."""
@@ -156,21 +170,22 @@ class MappingConfig:
         return cls(kind, options)
 
     def dagster_mapping(self) -> dagster.PartitionMapping:
-        """The Dagster partition mapping."""
-        import dagster
+        """The Dagster partition mapping (built once: fan-out plans ask for it per key).
 
+        Raises:
+            ValueError: Dagster refuses the options (the message says which).
+        """
+        return self._mapping
+
+    @cached_property
+    def _mapping(self) -> dagster.PartitionMapping:
         options = dict(self.options)
         static = options.get("downstream_partition_keys_by_upstream_partition_key")
         if isinstance(static, dict):  # Dagster wants sets for one-to-many
             options["downstream_partition_keys_by_upstream_partition_key"] = {
                 up: set(down) if isinstance(down, list) else down for up, down in static.items()
             }
-        try:
-            return getattr(dagster, self.kind)(**options)
-        except Exception as error:
-            raise ValueError(
-                f"partition_mapping: {self.kind}({options}) is not valid: {error}"
-            ) from error
+        return _build(self.kind, options, "partition_mapping")
 
 
 def default_mapping(upstream: PartitionsConfig, downstream: PartitionsConfig) -> MappingConfig:

@@ -53,15 +53,6 @@ class FanOut:
     """A run's fanned-out nodes: node name -> its ops, in key order (nodes absent run once)."""
 
     steps: dict[str, list[PartitionStep]] = field(default_factory=dict)
-    definitions: dict[str, PartitionsConfig] = field(default_factory=dict)
-    """Node name -> the partitions definition of its outputs."""
-
-    def shared_definition(self) -> PartitionsConfig | None:
-        """The one definition every fanned-out node shares, if they share one."""
-        found = list(self.definitions.values())
-        if found and all(found[0].same_as(other) for other in found[1:]):
-            return found[0]
-        return None
 
 
 def loaded_dataset_type(module: str, name: str) -> type | None:
@@ -145,8 +136,7 @@ class _Planner:
         self.partitioned = partitioned
         self.selection = selection
         self.written: dict[str, list[str]] = {}  # dataset -> keys this run writes
-        self._own_keys: dict[str, list[str]] = {}  # computed once per dataset: the plan asks
-        self._definitions: dict[str, dagster.PartitionsDefinition] = {}  # per key of a node
+        self._own_keys: dict[str, list[str]] = {}  # once per dataset: asked for per key
 
     def available(self, name: str) -> list[str]:
         """The keys of a partitioned dataset at this point of the run: its definition's (a
@@ -155,15 +145,10 @@ class _Planner:
             self._own_keys[name] = self.partitioned[name].partition_keys()
         return list(dict.fromkeys([*self._own_keys[name], *self.written.get(name, [])]))
 
-    def definition(self, name: str) -> dagster.PartitionsDefinition:
-        """The Dagster definition of a static or time-window dataset (built once)."""
-        if name not in self._definitions:
-            self._definitions[name] = self.partitioned[name].partitions.dagster_definition()
-        return self._definitions[name]
-
     def definition_of(self, name: str, keys: list[str]) -> dagster.PartitionsDefinition:
+        """The dataset's Dagster definition (a dynamic one: the static one of ``keys``)."""
         config = self.partitioned[name].partitions
-        return _static_stand_in(keys) if config.is_dynamic else self.definition(name)
+        return _static_stand_in(keys) if config.is_dynamic else config.dagster_definition()
 
     def output_keys(self, node: Node, outputs: list[str], inputs: list[str]) -> list[str]:
         main = self.partitioned[outputs[0]]
@@ -197,12 +182,7 @@ class _Planner:
             return list(upstream_keys)
         if mapping.kind == "IdentityPartitionMapping":
             return [key]
-        down_config = self.partitioned[downstream].partitions
-        down_def = (
-            _static_stand_in(downstream_keys)
-            if down_config.is_dynamic
-            else self.definition(downstream)
-        )
+        down_def = self.definition_of(downstream, downstream_keys)
         up_def = self.definition_of(upstream, upstream_keys)
         result = mapping.dagster_mapping().get_upstream_mapped_partitions_result_for_partitions(
             down_def.subset_with_partition_keys([key]), down_def, up_def
@@ -227,12 +207,11 @@ def plan_fan_out(
     _check_definitions(partitioned)
     planner = _Planner(partitioned, selection)
     steps: dict[str, list[PartitionStep]] = {}
-    definitions: dict[str, PartitionsConfig] = {}
     fanned = fanned_out_nodes(pipeline, catalog, partitioned)
     for node in pipeline.nodes:
         if node.name not in fanned:
             continue
-        config, outputs = fanned[node.name]
+        _, outputs = fanned[node.name]
         inputs = [name for name in node.inputs if name in partitioned]
         keys = planner.output_keys(node, outputs, inputs)
         steps[node.name] = [
@@ -242,7 +221,6 @@ def plan_fan_out(
             )
             for key in keys
         ]
-        definitions[node.name] = config
         for name in outputs:
             planner.written[name] = keys
     if selection is not None and not steps:
@@ -250,7 +228,7 @@ def plan_fan_out(
             "partitions= selects partitions, but no node of this run fans out over them: a "
             "node fans out when it reads and writes a DagsterPartitionedDataset."
         )
-    return FanOut(steps, definitions)
+    return FanOut(steps)
 
 
 def fanned_out_nodes(

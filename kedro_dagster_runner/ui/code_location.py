@@ -33,8 +33,6 @@ import dagster
 
 from kedro_dagster_runner.config import load_project_config, resolve_config
 from kedro_dagster_runner.config.jobs import job_pipeline, schedule_name
-from kedro_dagster_runner.config.pools import pool_for
-from kedro_dagster_runner.config.retry_policies import policy_for
 from kedro_dagster_runner.errors import ConfigError, PartitionError, ProjectError
 from kedro_dagster_runner.executors import CODE_LOCATION_KIND
 from kedro_dagster_runner.executors.launched import EXECUTOR_TAG
@@ -109,10 +107,7 @@ def pipeline_run_spec(
                 sorted(node.tags),
                 partition_key=RUN_PARTITION if node.name in fanned else None,
                 partitioned_outputs=fanned[node.name][1] if node.name in fanned else [],
-                retry_policy=policy_for(node.name, sorted(node.tags), config.retry_policies)
-                if config is not None
-                else None,
-                pool=pool_for(node.name, sorted(node.tags), config.pools) if config else None,
+                **(config.node_settings(node.name, sorted(node.tags)) if config else {}),
             )
             for node in pipeline.nodes
         ],
