@@ -64,6 +64,7 @@ class KedroStepExecutor(Executor):
         self._any_failed = False
         self._first_failure: str | None = None
         self._first_error: BaseException | None = None
+        self._up_for_retry: set[str] = set()  # steps Dagster will start again
         self._launcher = launcher
         self._retries = retries
         self._tag_concurrency_limits = tag_concurrency_limits
@@ -78,6 +79,7 @@ class KedroStepExecutor(Executor):
         self._any_failed = False
         self._first_failure = None
         self._first_error = None
+        self._up_for_retry = set()
         try:
             yield from self._orchestrate(plan_context, execution_plan)
         except BaseException:
@@ -130,7 +132,7 @@ class KedroStepExecutor(Executor):
                         event = DagsterEvent.step_start_event(plan_context.for_step(step))
                         active.handle_event(event)
                         yield event
-                        self._before_retry(active, step.key)
+                        self._before_retry(step.key)
                         launcher.launch(step.key)
                 for outcome in launcher.finished(timeout=_POLL_SECONDS):
                     yield from self._report(plan_context, active, outcome)
@@ -139,12 +141,13 @@ class KedroStepExecutor(Executor):
                 if not launcher.running() and not active.is_complete:
                     active.sleep_til_ready()
 
-    def _before_retry(self, active: ActiveExecution, step_key: str) -> None:
+    def _before_retry(self, step_key: str) -> None:
         """A step started again after ``STEP_UP_FOR_RETRY`` is a new delivery: its earlier
         claim and outcome in the run's store must not make workers refuse it as a duplicate."""
-        attempts = active.get_known_state().get_retry_state().get_attempt_count(step_key)
-        if attempts and self._spec.handoff_uri:
-            open_store(self._spec.handoff_uri).forget_step(step_key)
+        if step_key in self._up_for_retry:
+            self._up_for_retry.discard(step_key)
+            if self._spec.handoff_uri:
+                open_store(self._spec.handoff_uri).forget_step(step_key)
 
     def _stopping(self) -> bool:
         """True once a node failed in a run that stops at its first failure (Kedro's way)."""
@@ -187,6 +190,8 @@ class KedroStepExecutor(Executor):
                     step_context, outcome.failure.error_info(), active.get_known_state()
                 )
             ]
+            if events[0].event_type_value == "STEP_UP_FOR_RETRY":
+                self._up_for_retry.add(step.key)
             if events[0].event_type_value == "STEP_FAILURE":  # not a retry: the node failed
                 self._any_failed = True
                 if self._first_failure is None:
