@@ -161,6 +161,35 @@ def test_node_hooks_fire_in_the_workers(
     assert {c["host"] for c in result.hooks}  # recorded: pid and hostname of each call
 
 
+def test_grouped_nodes_run_together_on_one_worker(
+    configure: Configure, demo: tuple[Path, KedroRunner], worker_env: dict[str, str]
+) -> None:
+    """runner.group_nodes=namespace: each namespace is one task on the backend, its nodes run
+    in one worker process in Kedro's order, hooks per node as usual."""
+    project, run = demo
+    executor = configure(project)
+
+    result = run(
+        "--runner", RUNNER, "--runner-params", f"executor={executor},group_nodes=namespace",
+        hook_log=Path(worker_env["DEMO_HOOK_LOG"]),
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.output
+    starts = result.calls("before_node_run")
+    assert sorted(c["node"] for c in starts) == sorted(
+        ["double", "first.shift", "first.sum", "second.shift", "second.sum", "spread",
+         "summarise", "make_report"]
+    )  # fmt: skip
+    where = {c["node"]: (c["host"], c["pid"]) for c in starts}
+    for namespace in ("first", "second"):
+        assert where[f"{namespace}.shift"] == where[f"{namespace}.sum"]
+        order = [c["node"] for c in starts if c["node"].startswith(f"{namespace}.")]
+        assert order == [f"{namespace}.shift", f"{namespace}.sum"]
+    assert result.driver_pid not in {pid for _, pid in where.values()}
+    assert Counter(c["hook"] for c in result.hooks)["after_node_run"] == 8
+    assert "Completed 8 out of 8 tasks" in " ".join(result.output.split())
+
+
 def test_failing_node_fails_the_run_cleanly(
     configure: Configure, demo: tuple[Path, KedroRunner], worker_env: dict[str, str]
 ) -> None:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kedro_dagster_runner.errors import CompatError
 
@@ -386,6 +386,88 @@ def suggest_resume(
 ) -> None:
     """Log Kedro's "resume with --from-nodes" hint, as Kedro's own runners do on failure."""
     runner._suggest_resume_scenario(pipeline, list(done), catalog)
+
+
+class DeclaredValidator(NamedTuple):
+    """A dataset's ``validator:`` declaration: class path, modes (load, save), severity."""
+
+    class_path: str
+    modes: tuple[str, ...]
+    severity: str
+
+
+def declared_validators(catalog: CatalogProtocol) -> dict[str, DeclaredValidator]:
+    """Dataset -> its ``validator:`` declaration (Kedro 1.7+ ``DataCatalog.validator_specs``;
+    empty before, or for catalogs without it)."""
+    specs = getattr(catalog, "validator_specs", None)
+    if not isinstance(specs, dict):
+        return {}
+    return {
+        name: DeclaredValidator(spec.class_path, tuple(spec.on), str(spec.severity))
+        for name, spec in specs.items()
+    }
+
+
+def watch_validation(
+    catalog: CatalogProtocol, sink: Callable[[str, str, bool, str, str, str], None]
+) -> Callable[[], None] | None:
+    """Report every validation Kedro's catalog applies (its ``_validate`` funnel, Kedro 1.7+)
+    to ``sink(dataset, mode, passed, severity, validator class path, message)``; returns the
+    function that stops it, or ``None`` when the catalog declares no validator.
+
+    A validator declared with ``severity: warn`` that fails only logs a warning from the
+    catalog's logger and returns the data, which looks like a pass to the caller: the warning,
+    logged in this thread while ``_validate`` runs, is what tells them apart.
+    """
+    specs = getattr(catalog, "_validator_specs", None)
+    if not isinstance(specs, dict) or not specs or "_validate" in vars(catalog):
+        return None
+    import threading
+
+    from kedro.validation.exceptions import DataValidationError
+
+    original = catalog._validate  # type: ignore[attr-defined]
+    state = threading.local()
+
+    class _FailedWarning(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if getattr(state, "validating", False):
+                state.warning = record.getMessage()
+            return True
+
+    def validate(ds_name: str, data: Any, mode: str) -> Any:
+        spec = specs.get(ds_name)
+        saved_before = ds_name in getattr(catalog, "_save_validated", ())
+        applies = (
+            spec is not None
+            and mode in spec.on
+            and spec.enabled
+            and not (mode == "load" and spec.skip_load_after_save and saved_before)
+        )
+        if not applies:
+            return original(ds_name, data, mode)
+        state.validating, state.warning = True, None
+        try:
+            validated = original(ds_name, data, mode)
+        except DataValidationError as error:
+            sink(ds_name, mode, False, spec.severity, spec.class_path, str(error))
+            raise
+        finally:
+            state.validating = False
+        warning = state.warning
+        sink(ds_name, mode, warning is None, spec.severity, spec.class_path, warning or "")
+        return validated
+
+    logger = logging.getLogger("kedro.io.data_catalog")  # DataCatalog._logger
+    warned = _FailedWarning()
+    logger.addFilter(warned)
+    catalog._validate = validate  # type: ignore[attr-defined]
+
+    def stop() -> None:
+        logger.removeFilter(warned)
+        vars(catalog).pop("_validate", None)
+
+    return stop
 
 
 # Dagster objects and the standard library ------------------------------------------------

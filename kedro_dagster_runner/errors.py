@@ -60,6 +60,11 @@ class PartitionError(ConfigError):
     different definitions); raised before any node runs."""
 
 
+class GroupingError(ConfigError):
+    """``runner.group_nodes`` cannot group the run's nodes as asked (a cycle between groups,
+    nodes of a group with different retry policies or pools); raised before any node runs."""
+
+
 class UnpicklableDataError(DagsterRunnerError):
     """Data that has to cross a process boundary cannot be serialised with cloudpickle."""
 

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 KEDRO_NODE_TAG = "kedro/node"
 KEDRO_PARTITION_TAG = "kedro/partition"
+KEDRO_GROUP_TAG = "kedro/group"
+KEDRO_GROUP_NODES_TAG = "kedro/group_nodes"
 STEP_PRIORITY_TAG = "dagster/priority"
 
 
@@ -53,7 +55,11 @@ def _run_op(spec: RunSpec, context, inputs) -> Iterator[AssetRecord | dagster.Ou
     """
     import dagster
 
-    from kedro_dagster_runner.workers.records import asset_records, write_node_logs
+    from kedro_dagster_runner.workers.records import (
+        asset_records,
+        check_evaluations,
+        write_node_logs,
+    )
     from kedro_dagster_runner.workers.step import run_step
 
     if spec.run_id == DERIVED_RUN_ID:
@@ -62,6 +68,7 @@ def _run_op(spec: RunSpec, context, inputs) -> Iterator[AssetRecord | dagster.Ou
         _refuse_after_a_failure(context.instance, context.run_id, spec, context.op.name)
     outcome = run_step(spec, context.op.name)
     write_node_logs(context.log, outcome)
+    yield from check_evaluations(outcome)  # a failed validation may be why the node failed
     if outcome.failure is not None:
         raise outcome.failure.stand_in()
     yield from asset_records(outcome)
@@ -83,8 +90,8 @@ def _refuse_after_a_failure(
         failed_op = failures[0].event_log_entry.step_key
         failed = spec.node_by_op.get(str(failed_op))
         raise RunStoppedError(
-            f"Node '{spec.node_by_op[op_name].name}' not started: node "
-            f"'{failed.name if failed else failed_op}' failed and the run stops at its first "
+            f"Node '{spec.node_by_op[op_name].label}' not started: node "
+            f"'{failed.label if failed else failed_op}' failed and the run stops at its first "
             "failure, as Kedro's runners do (runner.on_failure: continue runs on)."
         )
 
@@ -142,16 +149,27 @@ def _make_op(
         compute_fn=partial(_run_op, spec),
         retry_policy=dagster_policy(node.retry_policy) if node.retry_policy else None,
         pool=node.pool,
-        description=f"Kedro node {node.name}"
-        + (f", partition {node.partition_key}" if node.partition_key is not None else ""),
+        description=_op_description(node),
         tags={
-            KEDRO_NODE_TAG: node.name,
+            **(
+                {KEDRO_GROUP_TAG: node.name, KEDRO_GROUP_NODES_TAG: ",".join(node.members)}
+                if node.members
+                else {KEDRO_NODE_TAG: node.name}
+            ),
             **({KEDRO_PARTITION_TAG: node.partition_key} if node.partition_key is not None else {}),
             STEP_PRIORITY_TAG: str(priority),
             **{kedro_tag_key(tag): "true" for tag in node.tags},
             **node.op_tags,
         },
     )
+
+
+def _op_description(node: NodeSpec) -> str:
+    if node.members:
+        return f"Kedro nodes {', '.join(node.members)} (group {node.name}, run in this order)"
+    if node.partition_key is not None:
+        return f"Kedro node {node.name}, partition {node.partition_key}"
+    return f"Kedro node {node.name}"
 
 
 def _graph_dependencies(

@@ -51,6 +51,10 @@ class NodeSpec:
         retry_policy: The node's retry policy from ``dagster.yml`` (``max_retries``, ``delay``,
             ``backoff``, ``jitter``), if any.
         pool: The Dagster concurrency pool of the node, from ``dagster.yml``, if any.
+        members: For the op of a node group (:mod:`kedro_dagster_runner.grouping`), the Kedro
+            nodes it runs, in Kedro's order; ``name`` is then the group's name, ``inputs`` what
+            its nodes read from outside the group and ``outputs`` all they write. Empty for the
+            op of one node.
     """
 
     name: str
@@ -64,10 +68,19 @@ class NodeSpec:
     op_tags: dict[str, str] = field(default_factory=dict)
     retry_policy: dict[str, Any] | None = None
     pool: str | None = None
+    members: list[str] = field(default_factory=list)
+
+    @property
+    def node_names(self) -> list[str]:
+        """The Kedro nodes the op runs, in order."""
+        return self.members or [self.name]
 
     @property
     def label(self) -> str:
-        """The node's name, with the op's partition when it runs one: ``daily (2024-01-03)``."""
+        """The node's name, with the op's partition when it runs one: ``daily (2024-01-03)``;
+        for a group, its name and nodes: ``group train (split, fit)``."""
+        if self.members:
+            return f"group {self.name} ({', '.join(self.members)})"
         return self.name if self.partition_key is None else f"{self.name} ({self.partition_key})"
 
 
@@ -105,6 +118,8 @@ class RunSpec:
             is launched for one of its keys.
         parameters: The project's parameters, for a code-location job: the defaults of its
             typed launchpad config (:mod:`kedro_dagster_runner.ui.launchpad_params`).
+        in_step_datasets: In-memory datasets written and read inside one node group only: the
+            process running the group keeps them in memory (they are not handoff datasets).
     """
 
     run_id: str
@@ -125,6 +140,12 @@ class RunSpec:
     loggers: dict[str, dict[str, Any]] = field(default_factory=dict)
     partitions: dict[str, Any] | None = None
     parameters: dict[str, Any] | None = None
+    in_step_datasets: list[str] = field(default_factory=list)
+
+    @property
+    def node_count(self) -> int:
+        """How many Kedro nodes the run runs (a group's nodes each, a partition op as one)."""
+        return sum(len(node.node_names) for node in self.nodes)
 
     @property
     def retries_nodes(self) -> bool:
@@ -178,7 +199,7 @@ class RunSpec:
                     and writer.partition_key is not None
                     and writer.partition_key not in reads
                 )
-                if writer.name != node.name and not unread:
+                if writer.op_name != node.op_name and not unread:
                     edges.append((name, writer, written))
         return edges
 

@@ -192,7 +192,8 @@ def test_a_key_of_no_kind_lists_the_runner_keys_and_the_executor_options() -> No
     assert message == (
         f"{HEADER} --runner-params:\n"
         "  unknown key 'zzz': neither a runner key nor an executor option; runner keys: "
-        "dagster_logs, executor, handoff, instance, job, launcher, loggers, max_runtime, "
+        "dagster_logs, executor, group_nodes, handoff, instance, job, launcher, loggers, "
+        "max_runtime, "
         "on_failure, partitions, progress, run_priority, run_retries, submit, wait; "
         "options of the in_process executor: retries"
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,13 +207,59 @@ def test_docker_executor_hooks_fire_in_containers_and_failures_are_clean(
     assert _step_containers(result.run_id) == _step_containers(failed.run_id) == set()
 
 
-def _k8s_project(source: Path, target: Path, image: str, db_name: str, emulator) -> Path:
+def _containers_created(kedro_run_id: str, since: float) -> int:
+    """How many step containers the Docker engine created for one Kedro run since ``since``
+    (the runner removes them after the run; the engine's events keep the count)."""
+    from kedro_dagster_runner.executors.docker import CONTAINER_LABEL
+
+    events = subprocess.run(
+        ["docker", "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+         "--filter", "type=container", "--filter", "event=create",
+         "--filter", f"label={CONTAINER_LABEL}={kedro_run_id}", "--format", "{{.ID}}"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.split()  # fmt: skip
+    return len(events)
+
+
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("strategy", ["namespace", "memory_chains"])
+def test_grouped_nodes_take_one_container_per_group(
+    project_image: str, postgres_db: str, tmp_path: Path, strategy: str
+) -> None:
+    """The example's 9 nodes: 3 of data processing, and 3 in each of two modelling namespaces
+    joined by in-memory splits. Grouped, each namespace is one container: 5 instead of 9."""
+    import yaml
+
+    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
+    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    project = _docker_executor_project(
+        EXAMPLE_PROJECT, tmp_path / "docker", project_image, postgres_db, tmp_path
+    )
+    path = project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(path.read_text())
+    config["runner"]["group_nodes"] = strategy
+    path.write_text(yaml.safe_dump(config))
+    since = time.time() - 1
+
+    result = kedro_runner(project, tmp_path)(
+        "--runner", RUNNER, env={"DAGSTER_PG_PASSWORD": "trust-auth"}
+    )
+
+    assert result.returncode == 0, result.output
+    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    assert _containers_created(_save_version(project), since) == 5
+    assert "Completed 9 out of 9 tasks" in " ".join(result.output.split())
+
+
+def _k8s_project(
+    source: Path, target: Path, image: str, db_name: str, emulator, runner: dict | None = None
+) -> Path:
     options = {
         "env_vars": ["DEMO_HOOK_LOG"],
         "default_resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
         "resources": {"training": {"limits": {"cpu": "1", "memory": "1Gi"}}},
     }
-    return k8s_project(source, target, image, db_name, emulator, "trust-auth", options)
+    return k8s_project(source, target, image, db_name, emulator, "trust-auth", options, runner)
 
 
 def _jobs_left(project: Path) -> list[str]:
@@ -239,6 +286,27 @@ def test_k8s_executor_runs_nodes_as_jobs_on_the_emulated_api(
     assert result.returncode == 0, result.output
     assert persisted_outputs(project) == persisted_outputs(reference_project)
     assert len(emulator.validated_jobs) == 9  # one strictly schema-checked Job per node
+    assert _jobs_left(project) == []
+
+
+@pytest.mark.timeout(3600)
+def test_grouped_nodes_take_one_pod_per_group_on_the_emulated_api(
+    project_image: str, postgres_db: str, emulator, tmp_path: Path
+) -> None:
+    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
+    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    project = _k8s_project(
+        EXAMPLE_PROJECT, tmp_path / "k8s", project_image, postgres_db, emulator,
+        runner={"group_nodes": "namespace"},
+    )  # fmt: skip
+
+    result = kedro_runner(project, tmp_path)(
+        "--runner", RUNNER, env={"DAGSTER_PG_PASSWORD": "trust-auth"}
+    )
+
+    assert result.returncode == 0, result.output
+    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    assert len(emulator.validated_jobs) == 5  # 3 nodes + 2 namespaces, instead of 9 Jobs
     assert _jobs_left(project) == []
 
 

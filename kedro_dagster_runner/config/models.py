@@ -20,6 +20,7 @@ from kedro_dagster_runner.config.sensors import SensorSettings
 from kedro_dagster_runner.errors import ConfigError
 from kedro_dagster_runner.executors import DEFAULT_KIND, InstanceNeed, NodesRun, kind_named
 from kedro_dagster_runner.executors.options import PositiveCount, PositiveNumber, StrictModel
+from kedro_dagster_runner.grouping import check_strategy
 
 
 class ExecutorChoice(StrictModel):
@@ -158,12 +159,24 @@ class RunnerSettings(StrictModel):
         description="The partitions a node fanned out over partitions runs for: keys "
         "(a,b,c or a list) or a range (start...end); default: every key of its output.",
     )
+    group_nodes: str = Field(
+        default="none",
+        description="none: one Dagster step per node; namespace: one step per top-level "
+        "namespace; tag:<prefix>: one step per Kedro tag starting with <prefix>; "
+        "memory_chains: one step per set of nodes joined by in-memory datasets. A step runs its "
+        "nodes in Kedro's order in one process (one container or pod).",
+    )
 
     @field_validator("dagster_logs", mode="before")
     @classmethod
     def _yaml_off(cls, value: object) -> object:
         """YAML reads a bare ``off`` as ``false``."""
         return "off" if value is False or value == "false" else value
+
+    @field_validator("group_nodes")
+    @classmethod
+    def _grouping_strategy(cls, value: str) -> str:
+        return check_strategy(value)
 
     @field_validator("instance", mode="before")
     @classmethod

@@ -93,7 +93,7 @@ class LaunchedRun:
             raise ProjectError(f"Dagster job {spec.job_name} has no Kedro project to run.")
         runtime_params = dict(runtime_params or {})
         session, context, catalog = open_project(spec, project, RunInputs(runtime_params))
-        executed = {spec.node_by_op[op].name for op in op_names}
+        executed = {name for op in op_names for name in spec.node_by_op[op].node_names}
         every_node = find_nodes(spec, project.pipeline_names, pipelines)
         job_pipeline = Pipeline(list(every_node.values()))
         spec = for_run_partition(spec, partition_key, job_pipeline, catalog)

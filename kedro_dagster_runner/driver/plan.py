@@ -23,6 +23,7 @@ from kedro_dagster_runner.deploy.instance import instance_env_names
 from kedro_dagster_runner.driver.tags import run_tags
 from kedro_dagster_runner.errors import DagsterRunnerError, UnpicklableDataError
 from kedro_dagster_runner.executors import NodesRun, kind_named
+from kedro_dagster_runner.grouping import MEMORY_CHAINS, NONE, group_ops
 from kedro_dagster_runner.mlflow_bridge import driver_run
 from kedro_dagster_runner.naming import dagster_name, job_name_for
 from kedro_dagster_runner.partitions.fanout import node_specs, parse_selection, plan_fan_out
@@ -169,11 +170,13 @@ def plan_run(
 
     ``nodes`` are the run's ops when they are given (a launched run: the job's own ops, its
     partitioned ones set to the run's partition); by default one op per node, or per partition
-    of a node fanned out over partitions (``runner.partitions`` selects the keys).
+    of a node fanned out over partitions (``runner.partitions`` selects the keys), then grouped
+    as ``runner.group_nodes`` says (:mod:`kedro_dagster_runner.grouping`).
 
     Raises:
         DagsterRunnerError: There is no Kedro session (a plain-Python run) and the run is
             detached or its kind's workers must rebuild a project (containers, pods).
+        GroupingError: The nodes cannot be grouped as asked (before any node runs).
     """
     kind = kind_named(config.executor.kind)
     in_driver = kind.nodes_run is NodesRun.DRIVER and not config.runner.detached
@@ -196,7 +199,6 @@ def plan_run(
             live=True,
         )
         store = create_live_store(run_id, runtime)
-        handoff_datasets: list[str] = []
     else:
         root = config.runner.handoff.rstrip("/") if config.runner.handoff else None
         if root is None and config.runner.detached:  # the store outlives kedro run
@@ -206,23 +208,26 @@ def plan_run(
             root = temporary_root = tempfile.mkdtemp(prefix="kedro-dagster-handoff-", dir=parent)
             leftovers.claim(temporary_root)  # removed by a later run if this process dies
         store = DirectoryStore(f"{root}/{run_id}-{uuid.uuid4().hex[:8]}")
-        handoff_datasets = sorted(
-            name for name in pipeline.datasets() if needs_handoff(name, catalog)
-        )
+    in_memory = (
+        {name for name in pipeline.datasets() if needs_handoff(name, catalog)}
+        if not in_driver or config.runner.group_nodes == MEMORY_CHAINS
+        else set()  # nodes in the driver share its catalog: nothing crosses processes
+    )
+    strategy = NONE  # a launched run's ops are its job's, already grouped as the job is
     if nodes is None:
         fan_out = plan_fan_out(pipeline, catalog, parse_selection(config.runner.partitions))
         nodes = node_specs(pipeline, fan_out, catalog)
+        strategy = config.runner.group_nodes
+    nodes = [replace(node, **config.node_settings(node.name, node.tags)) for node in nodes]
+    grouping = group_ops(nodes, pipeline, strategy, in_memory, set(pipeline.outputs()))
     nodes = [
-        replace(
-            node,
-            op_tags=kind.op_tags(config.executor.options, node),
-            **config.node_settings(node.name, node.tags),
-        )
-        for node in nodes
+        replace(node, op_tags=kind.op_tags(config.executor.options, node)) for node in grouping.ops
     ]
+    handoff_datasets = [] if in_driver else sorted(in_memory - set(grouping.in_step_datasets))
     spec = _spec(
         pipeline, catalog, config, driver, run_id, is_async, store, handoff_datasets, nodes
     )
+    spec = replace(spec, in_step_datasets=grouping.in_step_datasets)
     inputs = (
         RunInputs(dict(driver.runtime_params), dict(driver.load_versions))
         if driver is not None

@@ -51,8 +51,8 @@ class RunProgress:
     Attributes:
         started: Op names of the steps that started.
         done: Kedro names of the nodes that completed (a node fanned out over partitions once
-            all its partitions completed).
-        steps_done: How many steps (ops) completed.
+            all its partitions completed; a group's nodes once its step completed).
+        steps_done: How many tasks completed (Kedro nodes; a partition's op counts as one).
         retried: Op names of the steps Dagster retried, once per retry.
         failed: Op names of the steps that failed, in the order they failed.
         skipped: Op names of the steps Dagster skipped (upstream failure).
@@ -77,6 +77,7 @@ class RunProgress:
     _bar: Progress | None = None
     _task: TaskID | None = None
     _partitions_left: dict[str, int] = field(default_factory=dict)
+    _succeeded: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for node in self.spec.nodes:
@@ -104,16 +105,16 @@ class RunProgress:
                 transient=True,
             )
             self._bar.start()
-            self._task = self._bar.add_task("Running nodes", total=len(self.spec.nodes))
+            self._task = self._bar.add_task("Running nodes", total=self.spec.node_count)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
 
-    def _node_name(self, step_key: str | None) -> str:
-        node = self.spec.node_by_op.get(step_key or "")
-        return node.name if node else str(step_key)
+    def _label(self, step_key: str) -> str:
+        node = self.spec.node_by_op.get(step_key)
+        return node.label if node else step_key
 
     def handle(self, event: DagsterEvent) -> None:
         """Consume one ``DagsterEvent``."""
@@ -121,9 +122,9 @@ class RunProgress:
         if kind == "STEP_START":
             self.started.append(str(event.step_key))
         elif kind == "STEP_SUCCESS":
-            self._step_succeeded(str(event.step_key))
+            advance = self._step_succeeded(str(event.step_key))
             if self._bar is not None and self._task is not None:
-                self._bar.advance(self._task)
+                self._bar.advance(self._task, advance)
         elif kind == "STEP_FAILURE":
             error = getattr(event.step_failure_data, "error", None)
             if _raised(error, RunStoppedError.__name__):
@@ -159,22 +160,26 @@ class RunProgress:
             policy.get("max_retries", "?"),
         )
 
-    def _step_succeeded(self, step_key: str) -> None:
+    def _step_succeeded(self, step_key: str) -> int:
+        """Log the step's nodes as completed; how many tasks (Kedro nodes) that is."""
+        self._succeeded.add(step_key)
         node = self.spec.node_by_op.get(step_key)
-        name = node.name if node else step_key
-        self.steps_done += 1
         if node is not None and node.partition_key is not None:
-            self.logger.info("Completed node: %s, partition %s", name, node.partition_key)
-            self._partitions_left[name] -= 1
-            if self._partitions_left[name] == 0:
-                self.done.append(name)
+            self.steps_done += 1
+            self.logger.info("Completed node: %s, partition %s", node.name, node.partition_key)
+            self._partitions_left[node.name] -= 1
+            if self._partitions_left[node.name] == 0:
+                self.done.append(node.name)
         else:
-            self.logger.info("Completed node: %s", name)
-            self.done.append(name)
-        self.logger.info("Completed %d out of %d tasks", self.steps_done, len(self.spec.nodes))
+            for name in node.node_names if node is not None else [step_key]:
+                self.steps_done += 1
+                self.logger.info("Completed node: %s", name)
+                self.done.append(name)
+        self.logger.info("Completed %d out of %d tasks", self.steps_done, self.spec.node_count)
+        return len(node.node_names) if node is not None else 1
 
     def unfinished(self) -> list[str]:
-        """Kedro names of the nodes that started and neither completed nor failed."""
-        ended = set(self.done) | {self._node_name(op) for op in (*self.failed, *self.not_started)}
-        names = [self._node_name(op) for op in self.started]
-        return [name for name in dict.fromkeys(names) if name not in ended]
+        """The nodes (labels: a group's name and nodes) whose steps started and neither
+        completed nor failed."""
+        ended = {*self._succeeded, *self.failed, *self.not_started}
+        return [self._label(op) for op in dict.fromkeys(self.started) if op not in ended]

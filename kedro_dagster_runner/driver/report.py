@@ -63,9 +63,12 @@ def _recorded_failure(op_name: str, progress: RunProgress, store: RunStore) -> N
 
 def _node_error(spec: RunSpec, progress: RunProgress, store: RunStore) -> BaseException:
     op_name = progress.failed[0]
-    node = spec.node_by_op[op_name]
+    op = spec.node_by_op[op_name]
     failure = _recorded_failure(op_name, progress, store)
-    others = [spec.node_by_op[op].label for op in progress.failed[1:]]
+    # the node that raised: in a group, the one the failure names
+    node_name = failure.node_name or op.name
+    named = f"Node '{node_name}' of group '{op.name}'" if op.members else f"Node '{op.label}'"
+    others = [spec.node_by_op[name].label for name in progress.failed[1:]]
     if others:
         _LOGGER.warning("These nodes failed too: %s", ", ".join(others))
     remote = None
@@ -73,7 +76,7 @@ def _node_error(spec: RunSpec, progress: RunProgress, store: RunStore) -> BaseEx
         # As concurrent.futures does for ParallelRunner: the worker's traceback is the cause,
         # printed above the exception, whose own line stays the last one.
         remote = RemoteTraceback(
-            f"Node '{node.label}' raised in process {failure.pid} on {failure.host}:\n"
+            f"{named} raised in process {failure.pid} on {failure.host}:\n"
             f"{failure.traceback.rstrip()}"
         )
     error = failure.exception
@@ -81,8 +84,8 @@ def _node_error(spec: RunSpec, progress: RunProgress, store: RunStore) -> BaseEx
         original = failure.stand_in()
         original.__cause__ = remote
         error = NodeFailedError(
-            node.name,
-            f"Node '{node.name}' failed: {failure.short_class}: {failure.message}",
+            node_name,
+            f"Node '{node_name}' failed: {failure.short_class}: {failure.message}",
             original,
         )
         error.__cause__ = original

@@ -35,7 +35,11 @@ from kedro_dagster_runner import _compat
 from kedro_dagster_runner.executors.launcher import NodeLauncher
 from kedro_dagster_runner.mlflow_bridge import finish
 from kedro_dagster_runner.spec import RunSpec
-from kedro_dagster_runner.workers.records import asset_records, write_node_logs
+from kedro_dagster_runner.workers.records import (
+    asset_records,
+    check_evaluations,
+    write_node_logs,
+)
 from kedro_dagster_runner.workers.store import open_store
 
 if TYPE_CHECKING:
@@ -162,9 +166,12 @@ class KedroStepExecutor(Executor):
         step = active.get_step_by_key(outcome.op_name)
         step_context = plan_context.for_step(step)
         write_node_logs(step_context.log, outcome)
-        events: list[DagsterEvent]
+        events: list[DagsterEvent] = [
+            DagsterEvent.asset_check_evaluation(step_context, evaluation)
+            for evaluation in check_evaluations(outcome)
+        ]
         if outcome.failure is None:
-            events = [
+            events += [
                 DagsterEvent.asset_observation(step_context, record)
                 if isinstance(record, AssetObservation)
                 else DagsterEvent.asset_materialization(step_context, record)
@@ -185,14 +192,13 @@ class KedroStepExecutor(Executor):
                 )
             )
         else:
-            events = [
-                self.log_failure_or_retry_event_after_error(
-                    step_context, outcome.failure.error_info(), active.get_known_state()
-                )
-            ]
-            if events[0].event_type_value == "STEP_UP_FOR_RETRY":
+            ended = self.log_failure_or_retry_event_after_error(
+                step_context, outcome.failure.error_info(), active.get_known_state()
+            )
+            events.append(ended)
+            if ended.event_type_value == "STEP_UP_FOR_RETRY":
                 self._up_for_retry.add(step.key)
-            if events[0].event_type_value == "STEP_FAILURE":  # not a retry: the node failed
+            if ended.event_type_value == "STEP_FAILURE":  # not a retry: the node failed
                 self._any_failed = True
                 if self._first_failure is None:
                     self._first_failure = step.key

@@ -7,6 +7,7 @@ ones runs materialize (:func:`kedro_dagster_runner.naming.asset_key_path`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import dagster
@@ -134,3 +135,64 @@ def _dependency(upstream: str, downstream: str, catalog: CatalogProtocol) -> dag
     return dagster.AssetDep(
         key, partition_mapping=mapping.dagster_mapping() if mapping is not None else None
     )
+
+
+def validator_checks(
+    pipeline: Pipeline, catalog: CatalogProtocol
+) -> list[dagster.AssetChecksDefinition]:
+    """The asset check of each persisted dataset with a Kedro validator (Kedro 1.7+
+    ``validator:``), named like the checks runs evaluate
+    (:data:`~kedro_dagster_runner.workers.validation_checks.CHECK_NAME`).
+
+    Executed from the UI, a check loads the dataset's current data (without the catalog's
+    validation funnel) and applies its validator with Kedro's ``validate_dataset``; failures
+    take the declared severity.
+    """
+    from kedro_dagster_runner.workers.validation_checks import CHECK_NAME
+
+    declared = _compat.declared_validators(catalog)
+    persisted = {
+        strip_transcoding(name): name
+        for name in sorted(pipeline.datasets())
+        if name in declared and not is_parameter(name) and not needs_handoff(name, catalog)
+    }
+    if not persisted:
+        return []
+    datasets = {dagster.AssetKey(asset_key_path(base)): name for base, name in persisted.items()}
+    specs = [
+        dagster.AssetCheckSpec(
+            CHECK_NAME,
+            asset=key,
+            description=f"Kedro validator {declared[name].class_path} of dataset {name} (on "
+            f"{' and '.join(declared[name].modes)})",
+        )
+        for key, name in datasets.items()
+    ]
+
+    @dagster.multi_asset_check(specs=specs, name="kedro_validators", can_subset=True)
+    def kedro_validators(context) -> Iterator[dagster.AssetCheckResult]:
+        """``context`` stays unannotated: Dagster refuses the string annotations of this
+        module (``from __future__ import annotations``)."""
+        from kedro.validation import validate_dataset
+
+        for check_key in context.selected_asset_check_keys:
+            name = datasets[check_key.asset_key]
+            result = validate_dataset(catalog, name)
+            severity = declared[name].severity
+            yield dagster.AssetCheckResult(
+                asset_key=check_key.asset_key,
+                check_name=CHECK_NAME,
+                passed=bool(result),
+                severity=dagster.AssetCheckSeverity.WARN
+                if severity == "warn"
+                else dagster.AssetCheckSeverity.ERROR,
+                metadata={
+                    "kedro/dataset": name,
+                    "kedro/mode": "load",
+                    "kedro/validator": str(result.validator),
+                    "status": result.status,
+                    **({"message": result.message} if result.message else {}),
+                },
+            )
+
+    return [kedro_validators]

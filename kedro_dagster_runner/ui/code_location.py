@@ -40,7 +40,7 @@ from kedro_dagster_runner.naming import dagster_name, job_name_for, unique_op_na
 from kedro_dagster_runner.partitions.definitions import PartitionsConfig
 from kedro_dagster_runner.partitions.fanout import RUN_PARTITION, fanned_out_nodes
 from kedro_dagster_runner.spec import DERIVED_RUN_ID, NodeSpec, ProjectSpec, RunSpec
-from kedro_dagster_runner.ui.assets import asset_specs
+from kedro_dagster_runner.ui.assets import asset_specs, validator_checks
 from kedro_dagster_runner.ui.sensors import sensor_definition
 
 if TYPE_CHECKING:
@@ -220,6 +220,7 @@ def _load(project_path: str, env: str | None, conf_source: str | None) -> dagste
     all_jobs = {job.name: job for job in [*jobs.values(), *(job for job, _ in configured)]}
     return dagster.Definitions(
         assets=asset_specs(everything, catalog),
+        asset_checks=validator_checks(everything, catalog),
         jobs=list(all_jobs.values()),
         schedules=[schedule for _, schedules in configured for schedule in schedules],
         sensors=[

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from kedro_dagster_runner.errors import RemoteNodeError, WorkerLostError
+from kedro_dagster_runner.workers.validation_checks import ValidationResult
 
 if TYPE_CHECKING:
     from dagster_shared.error import SerializableErrorInfo
@@ -42,6 +43,7 @@ class NodeFailure:
         pid / host: The process that ran the node.
         exception: The exception object; ``None`` once the record crossed a process boundary
             without it (see :meth:`portable`) or when it could not be unpickled.
+        node_name: The Kedro node that raised, when the step runs a group of nodes.
     """
 
     op_name: str
@@ -51,11 +53,16 @@ class NodeFailure:
     pid: int
     host: str
     exception: BaseException | None = field(default=None, compare=False)
+    node_name: str | None = None
 
     @classmethod
-    def from_exception(cls, op_name: str, error: BaseException) -> NodeFailure:
-        """The record of ``error``, raised by the node of ``op_name`` in this process."""
+    def from_exception(
+        cls, op_name: str, error: BaseException, node_name: str | None = None
+    ) -> NodeFailure:
+        """The record of ``error``, raised by the node of ``op_name`` (``node_name`` of its
+        group) in this process."""
         return cls(
+            node_name=node_name,
             op_name=op_name,
             exception_class=_qualified_name(type(error)),
             message=str(error),
@@ -110,6 +117,8 @@ class StepOutcome:
     logs: LogRecords = field(default_factory=list)
     partitions: dict[str, list[str]] = field(default_factory=dict)
     """Dataset -> the partitions the op read or wrote (one partition of a fanned-out node)."""
+    checks: list[ValidationResult] = field(default_factory=list)
+    """What the datasets' Kedro validators said while the op ran (asset checks)."""
 
     @property
     def ok(self) -> bool:
@@ -143,4 +152,5 @@ class StepOutcome:
                 str(name): [str(key) for key in keys]
                 for name, keys in (data.get("partitions") or {}).items()
             },
+            checks=[ValidationResult(**check) for check in data.get("checks") or []],
         )

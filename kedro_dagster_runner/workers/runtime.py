@@ -136,6 +136,8 @@ def _rebuild(spec: RunSpec) -> NodeRuntime:
             original = runtime.catalog.get(name) if name in runtime.catalog else None
             handoff = HandoffDataset(store, name, original)
             _compat.replace_dataset(runtime.catalog, name, handoff)
+        for name in spec.in_step_datasets:  # kept in memory by the group that uses them
+            runtime.catalog.get(name, fallback_to_runtime_pattern=True)  # as Kedro's runners
         guard_saves(runtime.hook_manager, store)
     return runtime
 
@@ -199,7 +201,7 @@ def find_nodes(
     combined = Pipeline([])
     for name in pipeline_names or ["__default__"]:
         combined += registry[name]
-    wanted = {node.name for node in spec.nodes}
+    wanted = {name for node in spec.nodes for name in node.node_names}
     found = {node.name: node for node in combined.nodes if node.name in wanted}
     missing = sorted(wanted - set(found))
     if missing:

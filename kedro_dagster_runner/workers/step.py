@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import time
+from typing import TYPE_CHECKING
 
 from kedro_dagster_runner.errors import DuplicateStepError, RunEndedError
 from kedro_dagster_runner.logging import capture
@@ -27,6 +28,13 @@ from kedro_dagster_runner.workers.dataset_metadata import node_asset_metadata
 from kedro_dagster_runner.workers.outcome import NodeFailure, StepOutcome
 from kedro_dagster_runner.workers.runtime import runtime_for, spec_at
 from kedro_dagster_runner.workers.store import RunStore, open_store
+from kedro_dagster_runner.workers.validation_checks import (
+    ValidationResult,
+    recorded_validations,
+)
+
+if TYPE_CHECKING:
+    from kedro.pipeline.node import Node
 
 _LOGGER = logging.getLogger(__name__)
 _WHERE = " (host "
@@ -35,43 +43,64 @@ _WHERE = " (host "
 
 def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
     """Run the node of ``op_name`` in this process and report how it went (never raises for the
-    node's own errors; the failure is also recorded in the run's store)."""
+    node's own errors; the failure is also recorded in the run's store).
+
+    The op of a node group runs its nodes one after the other, in Kedro's order; the first
+    failing node fails the step (the failure names it) and the nodes after it do not run.
+    """
     from kedro.runner.task import Task
 
     node_spec = spec.node_by_op[op_name]
+    persisted = set(spec.persisted_datasets)  # the datasets that are assets
     started = time.perf_counter()
+    running: str | None = None
+    checks: list[ValidationResult] = []
     with capture() as logs:
         try:
             runtime = runtime_for(spec)
-            node = runtime.nodes[node_spec.name]
+            nodes = [runtime.nodes[name] for name in node_spec.node_names]
             if node_spec.partition_key is not None:  # imported only by partitioned runs
                 from kedro_dagster_runner.partitions.scope import scoped_node
 
-                node = scoped_node(node, node_spec, node_spec.partitioned_outputs)
-            if not runtime.live and spec.handoff_uri:  # the context may have taken a while
-                open_store(spec.handoff_uri).refuse_if_ended(f"step '{op_name}'")
+                nodes = [scoped_node(nodes[0], node_spec, node_spec.partitioned_outputs)]
+            store = open_store(spec.handoff_uri) if not runtime.live and spec.handoff_uri else None
+            releases = _in_step_releases(spec, nodes) if store is not None else {}
             # The driver's thread already has its MLflow run; other processes join it per node.
             mlflow_run_id = None if runtime.live else spec.mlflow_run_id
-            with attached(mlflow_run_id, spec.mlflow_tracking_uri):
-                Task(
-                    node=node,
-                    catalog=runtime.catalog,
-                    hook_manager=runtime.hook_manager,
-                    is_async=spec.is_async,
-                    run_id=spec.run_id,
-                ).execute()
+            read = {name for node in nodes for name in node.inputs}
+            written = {name for node in nodes for name in node.outputs}
+            with (
+                attached(mlflow_run_id, spec.mlflow_tracking_uri),
+                recorded_validations(runtime.catalog, read, written) as checks,
+            ):
+                for node in nodes:
+                    running = node.name
+                    if store is not None:  # the context, or the node before, took a while
+                        store.refuse_if_ended(f"step '{op_name}'")
+                    Task(
+                        node=node,
+                        catalog=runtime.catalog,
+                        hook_manager=runtime.hook_manager,
+                        is_async=spec.is_async,
+                        run_id=spec.run_id,
+                    ).execute()
+                    for name in releases.get(node.name, ()):
+                        runtime.catalog.release(name)
             materialized, observed = node_asset_metadata(
-                runtime.catalog, node_spec.inputs, node_spec.outputs, set(spec.persisted_datasets)
+                runtime.catalog, node_spec.inputs, node_spec.outputs, persisted
             )
         except Exception as error:
-            failure = NodeFailure.from_exception(op_name, error)
+            failure = NodeFailure.from_exception(
+                op_name, error, running if node_spec.members else None
+            )
             # a refused save reaches here wrapped by Kedro (DatasetError from RunEndedError)
             if isinstance(error, RunEndedError) or isinstance(error.__cause__, RunEndedError):
                 _LOGGER.warning("%s", error)  # nobody is left to read a record
             else:
                 record_failure(spec, failure)
             elapsed = (time.perf_counter() - started) * 1000
-            return StepOutcome(op_name, elapsed, failure, logs=list(logs))
+            checks = [check for check in checks if check.dataset in persisted]
+            return StepOutcome(op_name, elapsed, failure, logs=list(logs), checks=checks)
     elapsed = (time.perf_counter() - started) * 1000
     return StepOutcome(
         op_name,
@@ -80,7 +109,23 @@ def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
         observed=observed,
         logs=list(logs),
         partitions=_partitions_touched(node_spec),
+        checks=[check for check in checks if check.dataset in persisted],
     )
+
+
+def _in_step_releases(spec: RunSpec, nodes: list[Node]) -> dict[str, list[str]]:
+    """Node of a group -> the in-step datasets to release once it ran (after their last user
+    in the group), as Kedro's runners release data no pending node needs. The driver releases
+    the rest on its own catalog."""
+    kept = set(spec.in_step_datasets)
+    if len(nodes) < 2 or not kept:
+        return {}
+    last_user = {name: node.name for node in nodes for name in (*node.inputs, *node.outputs)}
+    releases: dict[str, list[str]] = {}
+    for name, node_name in last_user.items():
+        if name in kept:
+            releases.setdefault(node_name, []).append(name)
+    return releases
 
 
 def _partitions_touched(node_spec: NodeSpec) -> dict[str, list[str]]:

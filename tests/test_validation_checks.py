@@ -1,0 +1,232 @@
+"""Kedro's dataset validators (Kedro 1.7+ `validator:`) as Dagster asset checks: each validation
+of a persisted dataset is an AssetCheckEvaluation on its asset, failures of `warn` severity
+included, and Kedro's own behaviour (raise on `error`, log on `warn`) is unchanged."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import yaml
+from kedro.io import DataCatalog, MemoryDataset
+from kedro_projects import KEDRO_VERSION, PIPELINES_OPTION, RUNNER, KedroRunner
+
+from kedro_dagster_runner import _compat
+from kedro_dagster_runner.workers.validation_checks import (
+    CHECK_NAME,
+    ValidationResult,
+    recorded_validations,
+)
+
+pytestmark = pytest.mark.skipif(
+    KEDRO_VERSION < (1, 7), reason="dataset validators (validator:) need Kedro 1.7"
+)
+
+
+def has_count(summary: dict) -> None:
+    if summary.get("count", 0) <= 0:
+        raise ValueError(f"summary has no count: {summary}")
+
+
+def under_ten(values: list[int]) -> None:
+    large = [value for value in values if value >= 10]
+    if large:
+        raise ValueError(f"values of 10 or more: {large}")
+
+
+def _wrap(count: int) -> dict:
+    return {"count": count}
+
+
+def _catalog() -> DataCatalog:
+    return DataCatalog.from_config(
+        {
+            "good": {"type": "kedro.io.MemoryDataset", "validator": f"{__name__}.has_count"},
+            "warned": {
+                "type": "kedro.io.MemoryDataset",
+                "validator": {"class": f"{__name__}.under_ten", "severity": "warn"},
+            },
+            "strict": {
+                "type": "kedro.io.MemoryDataset",
+                "validator": {"class": f"{__name__}.under_ten", "on": ["save"]},
+            },
+        }
+    )
+
+
+def test_every_validation_is_recorded_with_its_outcome_and_kedro_behaves_as_without() -> None:
+    from kedro.validation.exceptions import DataValidationError
+
+    catalog = _catalog()
+    with recorded_validations(catalog, {"good", "strict"}, {"good", "warned", "strict"}) as found:
+        catalog.save("good", {"count": 3})
+        catalog.save("warned", [1, 12])  # warn: Kedro logs and goes on
+        assert catalog.load("good") == {"count": 3}
+        catalog.save("strict", [1])
+        catalog.load("strict")  # validated on save only: no load recorded
+        with pytest.raises(DataValidationError):
+            catalog.save("strict", [15])  # error: Kedro raises
+    assert [(r.dataset, r.mode, r.passed, r.severity) for r in found] == [
+        ("good", "save", True, "error"),
+        ("warned", "save", False, "warn"),
+        ("good", "load", True, "error"),
+        ("strict", "save", True, "error"),
+        ("strict", "save", False, "error"),
+    ]
+    assert "values of 10 or more: [12]" in found[1].message
+    assert found[0].validator == f"{__name__}.has_count"
+    # the catalog is left as it was
+    assert "_validate" not in vars(catalog)
+    assert catalog.load("good") == {"count": 3}
+
+
+def test_a_catalog_without_validators_is_not_touched(caplog: pytest.LogCaptureFixture) -> None:
+    catalog = DataCatalog({"plain": MemoryDataset()})
+    assert _compat.watch_validation(catalog, lambda *args: None) is None
+    with recorded_validations(catalog, {"plain"}, {"plain"}) as found:
+        catalog.save("plain", 1)
+    assert found == [] and "_validate" not in vars(catalog)
+    assert logging.getLogger("kedro.io.data_catalog").filters == []
+
+
+def _with_validators(project: Path) -> None:
+    path = project / "conf" / "base" / "catalog.yml"
+    catalog = yaml.safe_load(path.read_text())
+    catalog["summary"]["validator"] = "demo_project.validators.has_count"
+    catalog["doubled"]["validator"] = {
+        "class": "demo_project.validators.under_ten", "severity": "warn", "on": ["save"]
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(catalog))
+
+
+def _evaluations(home: Path) -> list[tuple[str, str, bool, str]]:
+    import dagster
+
+    instance = dagster.DagsterInstance.from_config(str(home))
+    try:
+        records = instance.get_event_records(
+            dagster.EventRecordsFilter(dagster.DagsterEventType.ASSET_CHECK_EVALUATION)
+        )
+        found = []
+        for record in sorted(records, key=lambda r: r.storage_id):
+            evaluation = record.event_log_entry.dagster_event.asset_check_evaluation_data
+            found.append(
+                (
+                    evaluation.asset_key.to_user_string(),
+                    evaluation.check_name,
+                    evaluation.passed,
+                    evaluation.severity.value,
+                    evaluation.metadata["kedro/mode"].value,
+                )
+            )
+            if not evaluation.passed:  # the validator's own message
+                assert "values of 10 or more" in evaluation.metadata["message"].value
+        return found
+    finally:
+        instance.dispose()
+
+
+@pytest.mark.parametrize("executor", ["serial", "pool"])
+def test_validations_are_asset_check_evaluations_of_the_run(
+    kedro_demo: KedroRunner, demo_project: Path, dagster_home: Path, executor: str
+) -> None:
+    _with_validators(demo_project)
+    path = demo_project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(path.read_text())
+    config["runner"] = {"executor": executor, "instance": "dagster_home"}
+    path.write_text(yaml.safe_dump(config))
+
+    run = kedro_demo("--runner", RUNNER, env={"DAGSTER_HOME": str(dagster_home)})
+
+    assert run.returncode == 0, run.output
+    evaluations = _evaluations(dagster_home)
+    assert sorted(evaluations) == sorted(
+        [
+            ("doubled", CHECK_NAME, False, "WARN", "save"),  # 10, 18 and 12: the warning
+            ("summary", CHECK_NAME, True, "ERROR", "save"),
+            ("summary", CHECK_NAME, True, "ERROR", "load"),  # make_report reads it
+        ]
+    )
+    assert run.calls("on_pipeline_error") == []  # Kedro only logs a warn failure
+
+
+def test_a_failing_error_validator_fails_the_node_and_its_check(
+    kedro_demo: KedroRunner, demo_project: Path, dagster_home: Path
+) -> None:
+    path = demo_project / "conf" / "base" / "catalog.yml"
+    catalog = yaml.safe_load(path.read_text())
+    catalog["partial"]["validator"] = "demo_project.validators.under_ten"
+    path.write_text(yaml.safe_dump(catalog))
+    config_path = demo_project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(config_path.read_text())
+    config["runner"] = {"executor": "pool", "instance": "dagster_home"}
+    config_path.write_text(yaml.safe_dump(config))
+
+    run = kedro_demo(
+        "--runner", RUNNER, PIPELINES_OPTION, "failing", env={"DAGSTER_HOME": str(dagster_home)}
+    )
+
+    assert run.returncode != 0
+    # as under Kedro's runners: the save fails after after_node_run, which on_node_error does
+    # not see; the run ends with Kedro's DataValidationError
+    (pipeline_error,) = run.calls("on_pipeline_error")
+    assert pipeline_error["error"] == "DataValidationError"
+    assert run.calls("on_node_error") == []
+    assert _evaluations(dagster_home) == [("partial", CHECK_NAME, False, "ERROR", "save")]
+
+
+def test_results_travel_in_step_outcomes_as_json() -> None:
+    from kedro_dagster_runner.workers.outcome import StepOutcome
+
+    check = ValidationResult("summary", "save", False, "warn", "pkg.check", "too large")
+    outcome = StepOutcome("op", 1.0, checks=[check])
+    assert StepOutcome.from_json_dict(outcome.to_json_dict()) == outcome
+
+
+def test_the_code_location_declares_a_check_per_validated_asset_that_validates_again(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    import dagster
+    from kedro.pipeline import Pipeline, node
+
+    from kedro_dagster_runner.ui.assets import asset_specs, validator_checks
+
+    (tmp_path / "a.json").write_text(json.dumps([1, 12]))
+    (tmp_path / "b.json").write_text(json.dumps({"count": 2}))
+    catalog = DataCatalog.from_config(
+        {
+            "a": {
+                "type": "json.JSONDataset",
+                "filepath": str(tmp_path / "a.json"),
+                "validator": {"class": f"{__name__}.under_ten", "severity": "warn"},
+            },
+            "b": {
+                "type": "json.JSONDataset",
+                "filepath": str(tmp_path / "b.json"),
+                "validator": f"{__name__}.has_count",
+            },
+            "in_memory": {"type": "kedro.io.MemoryDataset", "validator": f"{__name__}.under_ten"},
+        }
+    )
+    pipeline = Pipeline(
+        [node(len, "a", "in_memory", name="count"), node(_wrap, "in_memory", "b", name="wrap")]
+    )
+
+    (checks,) = validator_checks(pipeline, catalog)
+
+    # in-memory datasets are no assets: no check
+    assert {key.asset_key.path[0] for key in checks.check_keys} == {"a", "b"}
+    assert {key.name for key in checks.check_keys} == {CHECK_NAME}
+    result = dagster.materialize(
+        [*asset_specs(pipeline, catalog), checks],
+        selection=dagster.AssetSelection.all_asset_checks(),
+    )
+    found = {
+        evaluation.asset_key.path[0]: (evaluation.passed, evaluation.severity.value)
+        for evaluation in result.get_asset_check_evaluations()
+    }
+    assert found == {"a": (False, "WARN"), "b": (True, "ERROR")}
+    assert validator_checks(pipeline, DataCatalog({"a": MemoryDataset()})) == []
