@@ -39,7 +39,11 @@ from conftest import PROJECT_IMAGE, k8s_project, psql  # noqa: E402
 from harness import BASE_IMAGE, ensure_base_image, ensure_engine  # noqa: E402
 from kedro_projects import EXAMPLE_PROJECT, VERSION, copy_project  # noqa: E402
 
-from kedro_dagster_runner.deploy.image import build_project_image, host_constraints  # noqa: E402
+from kedro_dagster_runner.deploy.image import (  # noqa: E402
+    DEFAULT_EXTRAS,
+    build_project_image,
+    host_constraints,
+)
 from kedro_dagster_runner.executors.docker import CONTAINER_LABEL  # noqa: E402
 
 RUNNER = "kedro_dagster_runner.DagsterRunner"
@@ -144,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(scratch_name)
         build_project_image(
             EXAMPLE_PROJECT, PROJECT_IMAGE, BASE_IMAGE, runner_source=REPO,
-            extras=("docker", "postgres", "k8s"), constraints=host_constraints(),
+            extras=DEFAULT_EXTRAS, constraints=host_constraints(),
             log=scratch / "docker-build.log",
         )  # fmt: skip
         load = os.getloadavg()[0]

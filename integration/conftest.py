@@ -204,11 +204,17 @@ def start_celery_worker(project: Path, executor: str, env: dict[str, str], log: 
 
 
 def start_dagster_celery_worker(
-    project: Path, entry: dict, env: dict[str, str], log: Path
+    project: Path,
+    entry: dict,
+    env: dict[str, str],
+    log: Path,
+    app: str = "dagster_celery.app",
+    kind: str = "dagster_celery",
 ) -> Background:
-    """`dagster-celery worker start` (dagster-celery's own CLI) in ``project``, for the executor
-    ``entry`` of kind dagster_celery: its broker and backend, listening on its default queue. Its
-    Dagster home (where the CLI writes the worker's Celery settings) is the test's own."""
+    """`dagster-celery worker start -A <app>` (dagster-celery's own CLI) in ``project``, for the
+    executor ``entry`` of ``kind`` (dagster_celery, or celery_docker with dagster-celery-docker's
+    app): its broker and backend, listening on its default queue. Its Dagster home (where the
+    CLI writes the worker's Celery settings) is the test's own."""
     import yaml
 
     home = log.parent / f"{log.stem}-dagster-home"
@@ -220,9 +226,9 @@ def start_dagster_celery_worker(
 
     # A URL with a password reaches the run config as {env: VARIABLE}: workers, which check the
     # run's config, get the variable as the docs say.
-    secrets = kind_named("dagster_celery").secret_variables(entry)
+    secrets = kind_named(kind).secret_variables(entry)
     worker = Background(
-        ["dagster-celery", "worker", "start", "-A", "dagster_celery.app", "-y", str(config),
+        ["dagster-celery", "worker", "start", "-A", app, "-y", str(config),
          "-q", entry["default_queue"], "--", "--concurrency", "2"],
         project, {**env, **secrets, "DAGSTER_HOME": str(home)}, log,
     )  # fmt: skip
@@ -366,7 +372,11 @@ def project_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     sys.path.insert(0, str(DOCKER_DIR))
     from harness import BASE_IMAGE, ensure_base_image, ensure_engine
 
-    from kedro_dagster_runner.deploy.image import build_project_image, host_constraints
+    from kedro_dagster_runner.deploy.image import (
+        DEFAULT_EXTRAS,
+        build_project_image,
+        host_constraints,
+    )
 
     ensure_engine()
     ensure_base_image(BASE_IMAGE)
@@ -375,7 +385,7 @@ def project_image(tmp_path_factory: pytest.TempPathFactory) -> str:
         PROJECT_IMAGE,
         BASE_IMAGE,
         runner_source=Path(__file__).parents[1],
-        extras=("docker", "postgres", "k8s"),
+        extras=DEFAULT_EXTRAS,
         constraints=host_constraints(),
         log=tmp_path_factory.mktemp("build") / "docker-build.log",
     )

@@ -56,7 +56,14 @@ KEDRO_DAGSTER_EXECUTORS = {
             "retries": 2,
         }
     },
-    "celery_docker": {"celery_docker_executor": {"image": "spaceflights:1"}},
+    "celery_docker": {
+        "celery_docker_executor": {
+            "image": "spaceflights:1",
+            "broker": "redis://127.0.0.1:6379/0",
+            "env_vars": ["DAGSTER_PG_PASSWORD"],
+            "registry": {"url": "r.example", "username": "u", "password": "p"},
+        }
+    },
     "celery_k8s": {"celery_k8s_job_executor": {"job_namespace": "dagster"}},
 }
 
@@ -81,7 +88,7 @@ def test_a_file_with_every_kedro_dagster_executor_runs_the_one_it_selects() -> N
     assert (config.executor.kind, config.executor.options["retries"]) == ("in_process", True)
     # the entries no kind can run are named, without failing the run
     assert any(
-        "executors.celery_docker.celery_docker_executor cannot be selected" in line
+        "executors.celery_k8s.celery_k8s_job_executor cannot be selected" in line
         for line in config.notices
     ), config.notices
     assert not any(line.startswith("executors.docker") for line in config.notices)
@@ -156,11 +163,10 @@ def test_celery_executor_without_a_broker_uses_dagster_celerys_default(
 @pytest.mark.parametrize(
     ("executor", "expected"),
     [
-        ("celery_docker", "executors.celery_docker.celery_docker_executor: kedro-dagster's "
-         "celery_docker_executor runs each node in a Docker container started by a Celery "
-         "worker; kedro-dagster-runner has no such executor: use docker_executor or "
+        ("celery_k8s", "executors.celery_k8s.celery_k8s_job_executor: kedro-dagster's "
+         "celery_k8s_job_executor runs each node in a Kubernetes Job started by a Celery "
+         "worker; kedro-dagster-runner has no such executor: use k8s_job_executor or "
          "celery_executor"),
-        ("celery_k8s", "executors.celery_k8s.celery_k8s_job_executor: kedro-dagster's"),
         ("dask_yarn", "executors.dask_yarn.dask_executor: cluster type 'yarn'"),
     ],
 )  # fmt: skip
@@ -224,3 +230,17 @@ def test_an_entry_merged_from_two_environments_says_so() -> None:
     }
     with pytest.raises(ConfigError, match="several environments are merged"):
         resolve_config(raw)
+
+
+def test_celery_docker_executor_maps_to_dagster_celery_dockers_shape() -> None:
+    config = _resolve("celery_docker", SHARED)
+
+    assert config.executor.kind == "celery_docker"
+    options = config.executor.options
+    assert options["broker"] == "redis://127.0.0.1:6379/0"
+    assert options["docker"]["image"] == "spaceflights:1"
+    assert options["docker"]["env_vars"] == ["DAGSTER_PG_PASSWORD"]
+    assert _about(config, "celery_docker") == [
+        "executors.celery_docker.celery_docker_executor: not acted on by the celery_docker "
+        "executor: registry (images are not pulled: load the image on the workers' host)"
+    ]

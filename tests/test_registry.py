@@ -125,6 +125,7 @@ def test_every_kind_declares_what_the_package_asks_of_it() -> None:
         "k8s",
         "dagster_dask",
         "dagster_celery",
+        "celery_docker",
     ]
     spec = RunSpec("r", "kedro_default", [NodeSpec("n", "n", [], [])], "x", handoff_uri="/tmp/s")
     for name, kind in KINDS.items():
@@ -135,7 +136,7 @@ def test_every_kind_declares_what_the_package_asks_of_it() -> None:
             assert kind.instance_need is InstanceNeed.SHARED, name
         if kind.nodes_run is NodesRun.DRIVER:
             assert kind.instance_need is InstanceNeed.ANY, name
-        if "image" not in defaults:  # container kinds need an image; the others run bare
+        if not any(field.is_required() for field in defaults.values()):  # else: an image
             options = kind.parse({}).model_dump(exclude_none=True)
             config = kind.run_config(options, spec, RunContext())
             assert isinstance(config, dict), name

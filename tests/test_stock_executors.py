@@ -76,3 +76,47 @@ def test_dagster_celery_config_holds_no_password_and_routes_tags_to_queues() -> 
     gpu = NodeSpec("train", "train", [], [], tags=["gpu", "training"])
     assert kind.op_tags(options, gpu) == {"dagster-celery/queue": "gpu-queue"}
     assert kind.op_tags(options, NodeSpec("n", "n", [], [])) == {"dagster-celery/queue": "kedro"}
+
+
+def test_celery_docker_config_is_dagster_celery_dockers_with_the_docker_kinds_mounts() -> None:
+    from kedro_dagster_runner.spec import ProjectSpec
+
+    kind = kind_named("celery_docker")
+    options = resolve_config(
+        {
+            "executors": {
+                "fleet": {
+                    "celery_docker": {
+                        "broker": "redis://:pw@127.0.0.1:6379/0",
+                        "docker": {"image": "spaceflights:1", "env_vars": ["API_TOKEN"]},
+                        "queues": {"gpu": "gpu-queue"},
+                    }
+                }
+            },
+            "runner": {"executor": "fleet", "instance": {"postgres": {"db_name": "d"}}},
+        }
+    ).executor.options
+    spec = RunSpec(
+        "2024-01-01T00.00.00.000Z", "kedro_default", [NodeSpec("n", "n", [], ["x"])],
+        "celery_docker", handoff_uri="/srv/handoff/run-1",
+        project=ProjectSpec("/srv/project", "spaceflights", None, None),
+    )  # fmt: skip
+
+    config = kind.run_config(options, spec, RunContext(env_names=("DAGSTER_PG_PASSWORD",)))
+
+    assert config["broker"] == {"env": "KEDRO_DAGSTER_CELERY_DOCKER_BROKER"}
+    assert "pw@" not in str(config)
+    docker = config["docker"]
+    assert docker["image"] == "spaceflights:1" and docker["network"] == "host"
+    assert docker["env_vars"] == ["API_TOKEN", "DAGSTER_PG_PASSWORD"]
+    kwargs = docker["container_kwargs"]
+    assert kwargs["volumes"] == ["/srv/project:/srv/project", "/srv/handoff:/srv/handoff"]
+    assert kwargs["labels"] == {"org.kedro-dagster-runner.run": spec.run_id}
+    assert kwargs["environment"] == {"KEDRO_DISABLE_TELEMETRY": "true"}
+    gpu = NodeSpec("train", "train", [], [], tags=["gpu"])
+    assert kind.op_tags(options, gpu) == {"dagster-celery/queue": "gpu-queue"}
+    with pytest.raises(ConfigError, match=r"executors\.fleet\.celery_docker\.docker\.image"):
+        resolve_config(
+            {"executors": {"fleet": {"celery_docker": {"docker": {}}}},
+             "runner": {"executor": "fleet", "instance": {"postgres": {"db_name": "d"}}}}
+        )  # fmt: skip

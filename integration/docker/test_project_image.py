@@ -251,6 +251,53 @@ def test_grouped_nodes_take_one_container_per_group(
     assert "Completed 9 out of 9 tasks" in " ".join(result.output.split())
 
 
+@pytest.mark.timeout(3600)
+def test_celery_docker_workers_start_a_container_per_node(
+    project_image: str,
+    postgres_db: str,
+    redis_url: str,
+    queue_name: str,
+    worker_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """kind celery_docker: `dagster-celery worker start -A dagster_celery_docker.app` workers on
+    Redis take each node as a task and run it in a container of the project image."""
+    import yaml
+    from conftest import start_dagster_celery_worker
+
+    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
+    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    project = copy_project(EXAMPLE_PROJECT, tmp_path / "celery_docker")
+    entry = {
+        "broker": f"{redis_url}/4",
+        "backend": f"{redis_url}/5",
+        "default_queue": queue_name,
+        "docker": {"image": project_image, "env_vars": ["DAGSTER_PG_PASSWORD"]},
+    }
+    path = project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(path.read_text()) if path.exists() else {}
+    config.setdefault("executors", {})["fleet"] = {"celery_docker": entry}
+    config["runner"] = {"executor": "fleet", "instance": {"postgres": {"db_name": postgres_db}}}
+    path.write_text(yaml.safe_dump(config))
+    env = {**worker_env, "DAGSTER_PG_PASSWORD": "trust-auth"}
+    worker = start_dagster_celery_worker(
+        project, entry, env, tmp_path / "celery-docker-worker.log",
+        app="dagster_celery_docker.app", kind="celery_docker",
+    )  # fmt: skip
+    since = time.time() - 1
+    try:
+        result = kedro_runner(project, tmp_path)("--runner", RUNNER, env=env)
+    finally:
+        worker.stop()
+
+    assert result.returncode == 0, result.output + worker.output()
+    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    run_id = _save_version(project)
+    assert _containers_created(run_id, since) == 9  # one per node, started by the worker
+    assert _step_containers(run_id) == set()
+    assert "execute_step_docker" in worker.output()
+
+
 def _k8s_project(
     source: Path, target: Path, image: str, db_name: str, emulator, runner: dict | None = None
 ) -> Path:

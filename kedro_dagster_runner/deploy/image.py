@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from kedro_dagster_runner.errors import ConfigError, ImageBuildError, ProjectError
-from kedro_dagster_runner.executors import KINDS
+from kedro_dagster_runner.executors import KINDS, InstanceNeed
 
 try:  # Python 3.11+
     import tomllib
@@ -42,9 +42,14 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 TEMPLATE = Path(__file__).parent / "templates" / "Dockerfile.project"
 PROJECT_DIR_IN_IMAGE = "/project"
 RUNNER_DISTRIBUTION = "kedro-dagster-runner"
-# What a step container or run worker of any container kind needs, and the Postgres instance.
+# What a step container or run worker of any container kind needs (the kinds whose steps open
+# the shared instance from their arguments), and the Postgres instance.
 DEFAULT_EXTRAS = (
-    *(kind.extra.name for kind in KINDS.values() if kind.launches_runs and kind.extra),
+    *(
+        kind.extra.name
+        for kind in KINDS.values()
+        if kind.instance_need is InstanceNeed.SHARED and kind.extra
+    ),
     "postgres",
 )
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")

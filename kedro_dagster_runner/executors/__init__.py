@@ -17,6 +17,7 @@ from typing import Any
 
 from kedro_dagster_runner.executors import (
     celery,
+    celery_docker,
     dagster_celery,
     dagster_dask,
     dagster_in_process,
@@ -64,6 +65,7 @@ _REGISTRY: dict[str, ExecutorKind[Any]] = {
         k8s.KIND,
         dagster_dask.KIND,
         dagster_celery.KIND,
+        celery_docker.KIND,
     )
 }
 KINDS: Mapping[str, ExecutorKind[Any]] = MappingProxyType(_REGISTRY)
@@ -90,7 +92,6 @@ _WITHOUT_A_KIND = {
         f"kedro-dagster-runner has no such executor: use {instead}"
     )
     for name, where, instead in (
-        ("celery_docker_executor", "Docker container", "docker_executor or celery_executor"),
         ("celery_k8s_job_executor", "Kubernetes Job", "k8s_job_executor or celery_executor"),
     )
 }
