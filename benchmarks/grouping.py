@@ -36,7 +36,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "integration" / "docker"), str(REPO / "integration"), str(REPO)]
 
 from conftest import PROJECT_IMAGE, k8s_project, psql  # noqa: E402
-from harness import BASE_IMAGE, ensure_base_image, ensure_engine  # noqa: E402
+from harness import (  # noqa: E402
+    BASE_IMAGE,
+    containers_created,
+    ensure_base_image,
+    ensure_engine,
+)
 from kedro_projects import EXAMPLE_PROJECT, VERSION, copy_project  # noqa: E402
 
 from kedro_dagster_runner.deploy.image import (  # noqa: E402
@@ -79,13 +84,7 @@ def _run_id(project: Path) -> str:
 
 
 def _containers_created(run_id: str, since: float) -> int:
-    events = subprocess.run(
-        ["docker", "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
-         "--filter", "type=container", "--filter", "event=create",
-         "--filter", f"label={CONTAINER_LABEL}={run_id}", "--format", "{{.ID}}"],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout.split()  # fmt: skip
-    return len(events)
+    return containers_created(f"{CONTAINER_LABEL}={run_id}", since)
 
 
 def _docker_project(target: Path, db_name: str, strategy: str) -> Path:

@@ -75,14 +75,18 @@ REPOSITORY = """
 
 
 @pytest.fixture
-def start_ui(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[Callable[[dict], tuple]]:
-    """Start `kedro dagster-runner ui` on a fresh demo project with the given dagster.yml:
-    returns (project, url, env)."""
+def start_ui(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[Callable[..., tuple]]:
+    """Start `kedro dagster-runner ui` on a fresh demo project with the given dagster.yml (and
+    ``prepare(project)`` called first, when given): returns (project, url, env)."""
     servers: list[Background] = []
 
-    def start(dagster_yml: dict) -> tuple[Path, str, dict[str, str]]:
+    def start(
+        dagster_yml: dict, prepare: Callable[[Path], None] | None = None
+    ) -> tuple[Path, str, dict[str, str]]:
         project = copy_project(DEMO_PROJECT, tmp_path / "demo_project")
         (project / "conf" / "base" / "dagster.yml").write_text(yaml.safe_dump(dagster_yml))
+        if prepare is not None:
+            prepare(project)
         env = {**worker_env, "DEMO_ALERTS_LOG": str(tmp_path / "alerts.jsonl")}
         env.pop("DAGSTER_HOME", None)
         port = free_port()

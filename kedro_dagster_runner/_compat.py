@@ -409,31 +409,49 @@ def declared_validators(catalog: CatalogProtocol) -> dict[str, DeclaredValidator
 
 
 def watch_validation(
-    catalog: CatalogProtocol, sink: Callable[[str, str, bool, str, str, str], None]
+    catalog: CatalogProtocol,
+    sink: Callable[[str, str, bool, str, str, str], None],
+    names: Iterable[str] = (),
 ) -> Callable[[], None] | None:
     """Report every validation Kedro's catalog applies (its ``_validate`` funnel, Kedro 1.7+)
     to ``sink(dataset, mode, passed, severity, validator class path, message)``; returns the
     function that stops it, or ``None`` when the catalog declares no validator.
 
-    A validator declared with ``severity: warn`` that fails only logs a warning from the
-    catalog's logger and returns the data, which looks like a pass to the caller: the warning,
-    logged in this thread while ``_validate`` runs, is what tells them apart.
+    ``names`` are looked up first: a validator declared on a dataset factory pattern is known
+    to the catalog only once a dataset of that pattern was. A validator declared with
+    ``severity: warn`` that fails only makes Kedro log a warning and return the data, which
+    looks like a pass to the caller: the validator itself is wrapped, so its failure is seen
+    whatever the logging configuration.
     """
     specs = getattr(catalog, "_validator_specs", None)
-    if not isinstance(specs, dict) or not specs or "_validate" in vars(catalog):
+    validators = getattr(catalog, "_validators", None)
+    if not isinstance(specs, dict) or not isinstance(validators, dict):
+        return None
+    for name in names:
+        if name in catalog:
+            catalog.get(name)
+    if not specs or "_validate" in vars(catalog):
         return None
     import threading
 
+    from kedro.validation.core import resolve_validator
     from kedro.validation.exceptions import DataValidationError
 
     original = catalog._validate  # type: ignore[attr-defined]
     state = threading.local()
 
-    class _FailedWarning(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            if getattr(state, "validating", False):
-                state.warning = record.getMessage()
-            return True
+    class _Recording:
+        """A resolved validator that notes its failure before Kedro handles it."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def validate(self, data: Any) -> Any:
+            try:
+                return self.inner.validate(data)
+            except Exception as error:
+                state.failure = str(error)
+                raise
 
     def validate(ds_name: str, data: Any, mode: str) -> Any:
         spec = specs.get(ds_name)
@@ -446,26 +464,26 @@ def watch_validation(
         )
         if not applies:
             return original(ds_name, data, mode)
-        state.validating, state.warning = True, None
+        current = validators.get(ds_name)
+        if not isinstance(current, _Recording):
+            validators[ds_name] = _Recording(current or resolve_validator(spec))
+        state.failure = None
         try:
             validated = original(ds_name, data, mode)
         except DataValidationError as error:
             sink(ds_name, mode, False, spec.severity, spec.class_path, str(error))
             raise
-        finally:
-            state.validating = False
-        warning = state.warning
-        sink(ds_name, mode, warning is None, spec.severity, spec.class_path, warning or "")
+        failure = state.failure
+        sink(ds_name, mode, failure is None, spec.severity, spec.class_path, failure or "")
         return validated
 
-    logger = logging.getLogger("kedro.io.data_catalog")  # DataCatalog._logger
-    warned = _FailedWarning()
-    logger.addFilter(warned)
     catalog._validate = validate  # type: ignore[attr-defined]
 
     def stop() -> None:
-        logger.removeFilter(warned)
         vars(catalog).pop("_validate", None)
+        for name, validator in list(validators.items()):
+            if isinstance(validator, _Recording):
+                validators[name] = validator.inner
 
     return stop
 

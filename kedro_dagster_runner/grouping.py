@@ -278,7 +278,7 @@ def _group_op(key: str, grouped: list[NodeSpec], taken: set[str]) -> NodeSpec:
     ]
     outputs = list(dict.fromkeys(name for op in grouped for name in op.outputs))
     op_name = dagster_name(key)
-    if op_name in taken:
+    while op_name in taken:
         op_name = f"{op_name}__group"
     taken.add(op_name)
     return NodeSpec(
@@ -294,12 +294,13 @@ def _group_op(key: str, grouped: list[NodeSpec], taken: set[str]) -> NodeSpec:
 
 
 def _agreed(key: str, grouped: list[NodeSpec], setting: str) -> object:
-    """The one value of ``setting`` the group's nodes have (``None`` when none has one).
+    """The one value of ``setting`` all the group's nodes have (``None`` when none has one).
 
     Raises:
-        GroupingError: Two nodes of the group have different values.
+        GroupingError: The nodes differ, a node without one included: a node that is not retried
+            (or not in a pool) would be, as part of the group.
     """
-    values = {op.name: getattr(op, setting) for op in grouped if getattr(op, setting)}
+    values = {op.name: getattr(op, setting) for op in grouped}
     distinct = []
     for value in values.values():
         if value not in distinct:
@@ -309,9 +310,10 @@ def _agreed(key: str, grouped: list[NodeSpec], setting: str) -> object:
         raise GroupingError(
             f"Nodes of group '{key}' have different {label} in dagster.yml "
             f"({', '.join(f'{name}: {value}' for name, value in values.items())}); a group is "
-            "one Dagster step: give its nodes the same one, or group them differently."
+            "one Dagster step: give all its nodes the same one (or none), or group them "
+            "differently."
         )
-    return distinct[0] if distinct else None
+    return distinct[0]
 
 
 def _topological(ops: list[NodeSpec], strategy: str) -> list[NodeSpec]:
@@ -393,3 +395,21 @@ def _in_step_datasets(
             if name in in_memory and name not in free_outputs and not read_elsewhere:
                 kept.append(name)
     return sorted(kept)
+
+
+def refuse_retried_versioned_groups(ops: list[NodeSpec], versioned: set[str]) -> None:
+    """A retried group runs all its nodes again with the run's one save version: a versioned
+    dataset one of them saved before the failure cannot be saved a second time.
+
+    Raises:
+        GroupingError: Naming the group and its versioned outputs.
+    """
+    for op in ops:
+        saved = sorted(name for name in op.outputs if name in versioned)
+        if op.members and op.retry_policy and saved:
+            raise GroupingError(
+                f"Group '{op.name}' has a retry policy and its nodes write versioned datasets "
+                f"{saved}: a retry would run its nodes again and save them a second time with "
+                "the run's one version, which Kedro refuses. Leave those nodes out of the group, "
+                "or their retry policy out of dagster.yml."
+            )

@@ -167,6 +167,21 @@ def with_retry_policy(project: Path, max_retries: int, executor: str) -> None:
     path.write_text(yaml.safe_dump(config))
 
 
+def with_validators(project: Path) -> None:
+    """Declare Kedro 1.7 dataset validators in the demo project's catalog: ``summary`` must have
+    a count (it has), ``doubled`` is checked on save with severity ``warn`` (it fails: 10, 18
+    and 12 are not under ten)."""
+    import yaml
+
+    path = project / "conf" / "base" / "catalog.yml"
+    catalog = yaml.safe_load(path.read_text())
+    catalog["summary"]["validator"] = "demo_project.validators.has_count"
+    catalog["doubled"]["validator"] = {
+        "class": "demo_project.validators.under_ten", "severity": "warn", "on": ["save"]
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(catalog))
+
+
 # Fixtures of both suites (imported by tests/conftest.py and integration/conftest.py) ----
 
 

@@ -137,12 +137,16 @@ def test_a_groups_nodes_must_agree_on_retry_policy_and_pool() -> None:
         ]
     )
     policy = {"max_retries": 2, "delay": None, "backoff": None, "jitter": None}
-    agreed = _group(pipeline, "namespace", **{"ns.one": {"retry_policy": policy, "pool": "db"}})
+    both = {"retry_policy": policy, "pool": "db"}
+    agreed = _group(pipeline, "namespace", **{"ns.one": both, "ns.two": both})
     (op,) = agreed.ops
     assert op.retry_policy == policy and op.pool == "db"
 
     with pytest.raises(GroupingError, match=r"Nodes of group 'ns' have different concurrency"):
         _group(pipeline, "namespace", **{"ns.one": {"pool": "db"}, "ns.two": {"pool": "api"}})
+    # a node without a policy would be retried as part of the group
+    with pytest.raises(GroupingError, match=r"different retry policies .*ns\.two: None"):
+        _group(pipeline, "namespace", **{"ns.one": {"retry_policy": policy}})
 
 
 def test_an_unknown_strategy_is_refused_naming_the_key() -> None:
@@ -213,3 +217,14 @@ def test_a_failing_node_of_a_group_fails_the_run_with_its_own_error(
     output = " ".join(run.output.split())
     assert "Node 'explode' of group 'chain_explode' raised in process" in output
     assert len(run.calls("on_pipeline_error")) == 1
+
+
+def test_a_retried_group_writing_versioned_data_is_refused() -> None:
+    from kedro_dagster_runner.grouping import refuse_retried_versioned_groups
+
+    policy = {"max_retries": 2, "delay": None, "backoff": None, "jitter": None}
+    group = NodeSpec("g", "g", ["a"], ["model", "m"], members=["fit", "score"],
+                     retry_policy=policy)  # fmt: skip
+    refuse_retried_versioned_groups([group], {"report"})  # nothing versioned: fine
+    with pytest.raises(GroupingError, match=r"Group 'g' has a retry policy .*\['model'\]"):
+        refuse_retried_versioned_groups([group], {"model"})

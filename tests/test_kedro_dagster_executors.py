@@ -163,10 +163,8 @@ def test_celery_executor_without_a_broker_uses_dagster_celerys_default(
 @pytest.mark.parametrize(
     ("executor", "expected"),
     [
-        ("celery_k8s", "executors.celery_k8s.celery_k8s_job_executor: kedro-dagster's "
-         "celery_k8s_job_executor runs each node in a Kubernetes Job started by a Celery "
-         "worker; kedro-dagster-runner has no such executor: use k8s_job_executor or "
-         "celery_executor"),
+        ("celery_k8s", "executors.celery_k8s.celery_k8s_job_executor: no image: set "
+         "step_k8s_config.container_config.image to the project image"),
         ("dask_yarn", "executors.dask_yarn.dask_executor: cluster type 'yarn'"),
     ],
 )  # fmt: skip
@@ -244,3 +242,23 @@ def test_celery_docker_executor_maps_to_dagster_celery_dockers_shape() -> None:
         "executors.celery_docker.celery_docker_executor: not acted on by the celery_docker "
         "executor: registry (images are not pulled: load the image on the workers' host)"
     ]
+
+
+def test_celery_k8s_job_executor_maps_to_the_celery_k8s_kind() -> None:
+    entry = {
+        "celery_k8s_job_executor": {
+            "job_namespace": "dagster",
+            "step_k8s_config": {"container_config": {"image": "spaceflights:1"}},
+            "broker": "redis://127.0.0.1:6379/0",
+            "job_wait_timeout": 600,
+        }
+    }
+    config = resolve_config(
+        {"executors": {"celery_k8s": entry}, "runner": {"executor": "celery_k8s",
+                                                        "instance": SHARED}}
+    )  # fmt: skip
+
+    options = config.executor.options
+    assert config.executor.kind == "celery_k8s"
+    assert (options["image"], options["namespace"]) == ("spaceflights:1", "dagster")
+    assert (options["broker"], options["job_wait_timeout"]) == ("redis://127.0.0.1:6379/0", 600)

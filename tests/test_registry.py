@@ -126,6 +126,7 @@ def test_every_kind_declares_what_the_package_asks_of_it() -> None:
         "dagster_dask",
         "dagster_celery",
         "celery_docker",
+        "celery_k8s",
     ]
     spec = RunSpec("r", "kedro_default", [NodeSpec("n", "n", [], [])], "x", handoff_uri="/tmp/s")
     for name, kind in KINDS.items():

@@ -115,8 +115,100 @@ def test_celery_docker_config_is_dagster_celery_dockers_with_the_docker_kinds_mo
     assert kwargs["environment"] == {"KEDRO_DISABLE_TELEMETRY": "true"}
     gpu = NodeSpec("train", "train", [], [], tags=["gpu"])
     assert kind.op_tags(options, gpu) == {"dagster-celery/queue": "gpu-queue"}
+    secret_env = {"image": "i", "container_kwargs": {"environment": {"DB_PASSWORD": "x"}}}
+    with pytest.raises(ConfigError, match=r"docker\.container_kwargs.*docker\.env_vars"):
+        resolve_config(
+            {"executors": {"fleet": {"celery_docker": {"docker": secret_env}}},
+             "runner": {"executor": "fleet", "instance": {"postgres": {"db_name": "d"}}}}
+        )  # fmt: skip
     with pytest.raises(ConfigError, match=r"executors\.fleet\.celery_docker\.docker\.image"):
         resolve_config(
             {"executors": {"fleet": {"celery_docker": {"docker": {}}}},
              "runner": {"executor": "fleet", "instance": {"postgres": {"db_name": "d"}}}}
+        )  # fmt: skip
+
+
+def _celery_k8s_options(**options: object) -> dict:
+    entry = {"image": "spaceflights:1", "kubeconfig_file": "/srv/kubeconfig", **options}
+    return resolve_config(
+        {"executors": {"cluster": {"celery_k8s": entry}},
+         "runner": {"executor": "cluster", "instance": {"postgres": {"db_name": "d"}}}}
+    ).executor.options  # fmt: skip
+
+
+def test_celery_k8s_configs_pass_dagster_celery_k8s_schemas_and_hold_no_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dagster
+    from dagster._config import process_config
+    from dagster_celery_k8s import CeleryK8sRunLauncher
+
+    from kedro_dagster_runner.job import build_job
+
+    kind = kind_named("celery_k8s")
+    options = _celery_k8s_options(
+        broker="redis://:s3cret@127.0.0.1:6379/0",
+        backend="redis://127.0.0.1:6379/1",
+        env_secrets=["dagster-pg"],
+        mount_project=True,
+        resources={"training": {"limits": {"cpu": "1"}}},
+        queues={"training": "big"},
+    )
+    spec = RunSpec(
+        "2024-01-01T00.00.00.000Z", "kedro_default",
+        [NodeSpec("fit", "fit", [], ["model"], tags=["training"]), NodeSpec("n", "n", [], ["x"])],
+        "celery_k8s", handoff_uri="/srv/handoff/run-1",
+    )  # fmt: skip
+
+    config = kind.run_config(options, spec, RunContext())
+    launcher = kind.instance_run_launcher(options, spec)
+
+    assert "s3cret" not in str(config) + str(launcher)
+    assert (
+        config["broker"]
+        == launcher["config"]["broker"]
+        == {"env": "KEDRO_DAGSTER_CELERY_K8S_BROKER"}
+    )
+    for variable, value in kind.secret_variables(options).items():
+        monkeypatch.setenv(variable, value)  # as the run exports them
+    job = build_job(spec.to_json())
+    assert dagster.validate_run_config(job, {"execution": {"config": config}})
+    checked = process_config(CeleryK8sRunLauncher.config_type(), launcher["config"])
+    assert checked.success, checked.errors
+    steps = config["per_step_k8s_config"]
+    assert steps["fit"]["container_config"]["resources"] == {"limits": {"cpu": "1"}}
+    assert steps["n"]["container_config"]["env"] == [
+        {"name": "KEDRO_DISABLE_TELEMETRY", "value": "true"}
+    ]
+    assert config["volume_mounts"] == [{"name": "kedro-host-path-0", "mount_path": "/srv/handoff"}]
+    assert kind.op_tags(options, spec.nodes[0]) == {"dagster-celery/queue": "big"}
+
+
+def test_celery_k8s_refuses_variables_passed_by_name() -> None:
+    with pytest.raises(ConfigError, match=r"celery_k8s\.env_vars.*env_secrets"):
+        _celery_k8s_options(env_vars=["API_TOKEN"])
+
+
+def test_celery_docker_config_passes_dagster_celery_dockers_schema() -> None:
+    import dagster
+
+    from kedro_dagster_runner.job import build_job
+
+    options = resolve_config(
+        {"executors": {"fleet": {"celery_docker": {"docker": {"image": "spaceflights:1"}}}},
+         "runner": {"executor": "fleet", "instance": {"postgres": {"db_name": "d"}}}}
+    ).executor.options  # fmt: skip
+    spec = RunSpec("r", "kedro_default", [NodeSpec("n", "n", [], ["x"])], "celery_docker",
+                   handoff_uri="/srv/handoff/run-1")  # fmt: skip
+    config = kind_named("celery_docker").run_config(options, spec, RunContext())
+    assert dagster.validate_run_config(build_job(spec.to_json()), {"execution": {"config": config}})
+
+
+def test_celery_k8s_runs_are_not_detached() -> None:
+    entry = {"image": "spaceflights:1", "kubeconfig_file": "/srv/kubeconfig"}
+    with pytest.raises(ConfigError, match=r"runner\.submit: the 'celery_k8s' executor"):
+        resolve_config(
+            {"executors": {"cluster": {"celery_k8s": entry}},
+             "runner": {"executor": "cluster", "submit": "detached",
+                        "instance": {"postgres": {"db_name": "d"}}}}
         )  # fmt: skip

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from kedro.io import DataCatalog, MemoryDataset
-from kedro_projects import KEDRO_VERSION, PIPELINES_OPTION, RUNNER, KedroRunner
+from kedro_projects import KEDRO_VERSION, PIPELINES_OPTION, RUNNER, KedroRunner, with_validators
 
 from kedro_dagster_runner import _compat
 from kedro_dagster_runner.workers.validation_checks import (
@@ -90,16 +90,6 @@ def test_a_catalog_without_validators_is_not_touched(caplog: pytest.LogCaptureFi
     assert logging.getLogger("kedro.io.data_catalog").filters == []
 
 
-def _with_validators(project: Path) -> None:
-    path = project / "conf" / "base" / "catalog.yml"
-    catalog = yaml.safe_load(path.read_text())
-    catalog["summary"]["validator"] = "demo_project.validators.has_count"
-    catalog["doubled"]["validator"] = {
-        "class": "demo_project.validators.under_ten", "severity": "warn", "on": ["save"]
-    }  # fmt: skip
-    path.write_text(yaml.safe_dump(catalog))
-
-
 def _evaluations(home: Path) -> list[tuple[str, str, bool, str]]:
     import dagster
 
@@ -131,7 +121,7 @@ def _evaluations(home: Path) -> list[tuple[str, str, bool, str]]:
 def test_validations_are_asset_check_evaluations_of_the_run(
     kedro_demo: KedroRunner, demo_project: Path, dagster_home: Path, executor: str
 ) -> None:
-    _with_validators(demo_project)
+    with_validators(demo_project)
     path = demo_project / "conf" / "base" / "dagster.yml"
     config = yaml.safe_load(path.read_text())
     config["runner"] = {"executor": executor, "instance": "dagster_home"}
@@ -230,3 +220,28 @@ def test_the_code_location_declares_a_check_per_validated_asset_that_validates_a
     }
     assert found == {"a": (False, "WARN"), "b": (True, "ERROR")}
     assert validator_checks(pipeline, DataCatalog({"a": MemoryDataset()})) == []
+
+
+def test_a_warn_failure_is_seen_whatever_the_logging_and_pattern_validators_count() -> None:
+    logger = logging.getLogger("kedro.io.data_catalog")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # Kedro's warning is not even logged
+    try:
+        catalog = DataCatalog.from_config(
+            {
+                "{name}_checked": {
+                    "type": "kedro.io.MemoryDataset",
+                    "validator": {"class": f"{__name__}.under_ten", "severity": "warn"},
+                }
+            }
+        )
+        # the pattern's validator is known to the catalog only once a dataset of it was
+        with recorded_validations(catalog, set(), {"a_checked"}) as found:
+            catalog.save("a_checked", [12])
+    finally:
+        logger.setLevel(level)
+    assert [(r.dataset, r.mode, r.passed, r.severity) for r in found] == [
+        ("a_checked", "save", False, "warn")
+    ]
+    assert "values of 10 or more: [12]" in found[0].message
+    assert catalog.load("a_checked") == [12]  # Kedro went on, as with warn it does

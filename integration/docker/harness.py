@@ -115,6 +115,18 @@ def containers_with_label(label: str) -> list[str]:
     return result.stdout.split()
 
 
+def containers_created(label: str, since: float) -> int:
+    """How many containers carrying ``label`` the engine created since ``since`` (a Unix time);
+    counted from the engine's events, so containers removed since then count too."""
+    result = subprocess.run(
+        ["docker", "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+         "--filter", "type=container", "--filter", "event=create",
+         "--filter", f"label={label}", "--format", "{{.ID}}"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return len(result.stdout.split())
+
+
 def image_exists(name: str) -> bool:
     result = subprocess.run(["docker", "image", "inspect", name], capture_output=True, check=False)
     return result.returncode == 0

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(HERE))
 
 from conftest import k8s_project  # noqa: E402
-from harness import containers_with_label, ensure_engine  # noqa: E402
+from harness import containers_created, containers_with_label, ensure_engine  # noqa: E402
 from kedro_projects import (  # noqa: E402
     EXAMPLE_PROJECT,
     RUNNER,
@@ -212,13 +212,7 @@ def _containers_created(kedro_run_id: str, since: float) -> int:
     (the runner removes them after the run; the engine's events keep the count)."""
     from kedro_dagster_runner.executors.docker import CONTAINER_LABEL
 
-    events = subprocess.run(
-        ["docker", "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
-         "--filter", "type=container", "--filter", "event=create",
-         "--filter", f"label={CONTAINER_LABEL}={kedro_run_id}", "--format", "{{.ID}}"],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout.split()  # fmt: skip
-    return len(events)
+    return containers_created(f"{CONTAINER_LABEL}={kedro_run_id}", since)
 
 
 @pytest.mark.timeout(3600)
@@ -382,6 +376,57 @@ def test_k8s_executor_hooks_fire_in_pods_and_failures_are_clean(
     assert failed.output.rstrip().endswith("ValueError: explode refused 8 values")
     (node_error,) = failed.calls("on_node_error")
     assert node_error["pid"] != failed.driver_pid
+    assert _jobs_left(project) == []
+
+
+@pytest.mark.timeout(3600)
+def test_celery_k8s_workers_run_each_node_as_a_job_on_the_emulated_api(
+    project_image: str,
+    postgres_db: str,
+    emulator,
+    redis_url: str,
+    queue_name: str,
+    worker_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """kind celery_k8s: `dagster-celery worker start -A dagster_celery_k8s.app` workers on Redis
+    create a Kubernetes Job per node (on the project's emulator of the API), with the
+    CeleryK8sRunLauncher on the run's instance as dagster-celery-k8s requires."""
+    import yaml
+    from conftest import start_dagster_celery_worker
+
+    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
+    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    project = _k8s_project(
+        EXAMPLE_PROJECT, tmp_path / "celery_k8s", project_image, postgres_db, emulator
+    )
+    path = project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(path.read_text())
+    entry = {
+        key: value
+        for key, value in config["executors"]["cluster"]["k8s"].items()
+        if key not in ("env_vars", "max_concurrent")  # the workers create the Jobs
+    }
+    entry.update(
+        broker=f"{redis_url}/6", backend=f"{redis_url}/7", default_queue=queue_name,
+        job_wait_timeout=300,
+    )  # fmt: skip
+    config["executors"] = {"fleet": {"celery_k8s": entry}}
+    config["runner"]["executor"] = "fleet"
+    path.write_text(yaml.safe_dump(config))
+    env = {**worker_env, "DAGSTER_PG_PASSWORD": "trust-auth"}
+    worker = start_dagster_celery_worker(
+        project, entry, env, tmp_path / "celery-k8s-worker.log",
+        app="dagster_celery_k8s.app", kind="celery_k8s",
+    )  # fmt: skip
+    try:
+        result = kedro_runner(project, tmp_path)("--runner", RUNNER, env=env)
+    finally:
+        worker.stop()
+
+    assert result.returncode == 0, result.output + worker.output()
+    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    assert len(emulator.validated_jobs) == 9  # one strictly schema-checked Job per node
     assert _jobs_left(project) == []
 
 

@@ -541,6 +541,13 @@ def _resolve_launcher(
     """
     if not runner.detached:
         return None
+    if not kind_named(executor.kind).runs_detached:
+        raise _fail(
+            source,
+            f"  runner.submit: the '{executor.kind}' executor of '{executor.name}' runs only "
+            "attached (kedro run executes the run); remove submit: detached, or detach runs of "
+            "the docker or k8s executor.",
+        )
     if runner.instance in ("ephemeral", "project"):
         raise _fail(
             source,

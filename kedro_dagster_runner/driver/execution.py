@@ -221,7 +221,7 @@ class AttachedRun(RunPath):
         return self._kind.instance_need is not InstanceNeed.ANY
 
     def _run_launcher_section(self) -> dict[str, Any] | None:
-        return self._kind.instance_run_launcher(self._config.executor.options)
+        return self._kind.instance_run_launcher(self._config.executor.options, self._spec)
 
     def _choices_to_clean(self) -> list[ExecutorChoice]:
         return [self._config.executor]
@@ -251,8 +251,9 @@ class AttachedRun(RunPath):
             for event in _compat.execute_run_iterator(job, dagster_run, instance):
                 done_before = len(progress.done)
                 progress.handle(event)
-                if self._on_node_done is not None and len(progress.done) > done_before:
-                    self._on_node_done(progress.done[-1])
+                if self._on_node_done is not None:
+                    for name in progress.done[done_before:]:  # a group's step: all its nodes
+                        self._on_node_done(name)
                 if event.event_type_value in RUN_FAILURE_EVENTS:
                     failure_message = event.message
         status = instance.get_run_by_id(dagster_run.run_id).status.value

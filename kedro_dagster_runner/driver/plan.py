@@ -23,7 +23,12 @@ from kedro_dagster_runner.deploy.instance import instance_env_names
 from kedro_dagster_runner.driver.tags import run_tags
 from kedro_dagster_runner.errors import DagsterRunnerError, UnpicklableDataError
 from kedro_dagster_runner.executors import NodesRun, kind_named
-from kedro_dagster_runner.grouping import MEMORY_CHAINS, NONE, group_ops
+from kedro_dagster_runner.grouping import (
+    MEMORY_CHAINS,
+    NONE,
+    group_ops,
+    refuse_retried_versioned_groups,
+)
 from kedro_dagster_runner.mlflow_bridge import driver_run
 from kedro_dagster_runner.naming import dagster_name, job_name_for
 from kedro_dagster_runner.partitions.fanout import node_specs, parse_selection, plan_fan_out
@@ -220,6 +225,8 @@ def plan_run(
         strategy = config.runner.group_nodes
     nodes = [replace(node, **config.node_settings(node.name, node.tags)) for node in nodes]
     grouping = group_ops(nodes, pipeline, strategy, in_memory, set(pipeline.outputs()))
+    if any(op.members and op.retry_policy for op in grouping.ops):
+        refuse_retried_versioned_groups(grouping.ops, _versioned(pipeline, catalog))
     nodes = [
         replace(node, op_tags=kind.op_tags(config.executor.options, node)) for node in grouping.ops
     ]
@@ -234,6 +241,15 @@ def plan_run(
         else RunInputs()
     )
     return RunPlan(spec, store, temporary_root, in_driver, inputs, shipped, config.runner.detached)
+
+
+def _versioned(pipeline: Pipeline, catalog: CatalogProtocol) -> set[str]:
+    """The pipeline's datasets the catalog versions."""
+    return {
+        name
+        for name in pipeline.datasets()
+        if name in catalog and _compat.dataset_version(catalog.get(name)) is not None
+    }
 
 
 def local_handoff_roots(handoff: str | None) -> list[str]:

@@ -119,6 +119,9 @@ class ExecutorKind(Generic[Options]):
     shape :meth:`adopt_kedro_dagster` reads; ``None`` when it has none."""
     honours_retry_policies: ClassVar[bool] = True
     """False when its Dagster executor never retries a step, whatever the op's policy."""
+    runs_detached: ClassVar[bool] = True
+    """False when a detached run (``submit: detached``) cannot use it: its Dagster executor needs
+    a run launcher of its own on the instance, which no detached path provides."""
     runs_shipped_pipelines: ClassVar[bool] = False
     """True when its workers can run a pipeline started without a Kedro project (plain Python),
     from the nodes and catalog the driver pickles into the run's store; kinds whose workers must
@@ -195,8 +198,11 @@ class ExecutorKind(Generic[Options]):
         set when the run is planned; none by default."""
         return {}
 
-    def instance_run_launcher(self, options: ExecutorOptions) -> dict[str, Any] | None:
-        """The ``run_launcher`` section the instance of an attached run needs, if any."""
+    def instance_run_launcher(
+        self, options: ExecutorOptions, spec: RunSpec
+    ) -> dict[str, Any] | None:
+        """The ``run_launcher`` section the instance of an attached run of ``spec`` needs, if
+        any (an executor that checks the instance's launcher, or reads settings from it)."""
         return None
 
     def run_launcher(

@@ -69,6 +69,22 @@ class CeleryDockerContainer(BaseModel):
     def _names_only(cls, value: list[str]) -> list[str]:
         return names_only(value)
 
+    @field_validator("container_kwargs")
+    @classmethod
+    def _nothing_stored_with_the_run(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Values of ``environment`` would be stored with the run's config; ``volumes`` and
+        ``labels`` take the forms the package extends."""
+        if "environment" in value:
+            raise ValueError(
+                "environment: values here would be stored with the run's config; list the "
+                "variables' names in docker.env_vars (the workers pass their values)"
+            )
+        if not isinstance(value.get("volumes", []), list):
+            raise ValueError("volumes: a list of 'host_path:container_path[:mode]'")
+        if not isinstance(value.get("labels", {}), dict):
+            raise ValueError("labels: a mapping of label -> value")
+        return value
+
 
 class CeleryDockerOptions(DagsterCeleryOptions):
     """dagster-celery-docker's executor config, plus queues and the mounts of the docker kind."""
@@ -137,7 +153,6 @@ class CeleryDockerKind(DagsterCeleryKind):
         if not parsed.mount_project and spec.project is not None:
             paths.remove(spec.project.project_path)
         kwargs = dict(parsed.docker.container_kwargs)
-        environment = kwargs.pop("environment", None) or {}
         telemetry_name, telemetry_value = TELEMETRY_OFF.split("=", 1)
         config["docker"] = {
             "image": parsed.docker.image,
@@ -145,7 +160,7 @@ class CeleryDockerKind(DagsterCeleryKind):
             "env_vars": list(dict.fromkeys([*parsed.docker.env_vars, *context.env_names])),
             "container_kwargs": {
                 **kwargs,
-                "environment": {telemetry_name: telemetry_value, **dict(environment)},
+                "environment": {telemetry_name: telemetry_value},
                 "volumes": [
                     *kwargs.get("volumes", []),
                     *parsed.volumes,
@@ -160,6 +175,14 @@ class CeleryDockerKind(DagsterCeleryKind):
         return []  # read in the workers' environment, not in kedro run's
 
     def cleanup(self, options: ExecutorOptions, run_id: str) -> None:
+        """Containers the run left on this host's engine, if it has one (workers elsewhere
+        start theirs on their own engines, which dagster-celery-docker removes)."""
+        import docker
+
+        try:
+            docker.from_env().ping()
+        except docker.errors.DockerException:
+            return
         remove_step_containers(run_id)
 
 

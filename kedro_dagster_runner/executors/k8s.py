@@ -88,9 +88,9 @@ def k8s_label_value(run_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in run_id)[:63].strip("-_.")
 
 
-def k8s_run_config(options: ExecutorOptions, spec: RunSpec) -> dict[str, Any]:
-    """dagster-k8s's ``k8s_job_executor`` config; per-node resources come from Kedro tags."""
-    parsed = KIND.parse(options)
+def pod_mounts(parsed: K8sOptions, spec: RunSpec) -> tuple[list[dict], list[dict]]:
+    """Volumes and volume mounts of a step pod: the configured ones, plus hostPath mounts of the
+    project and the run's store at the same path with ``mount_project``."""
     volumes = list(parsed.volumes)
     mounts = list(parsed.volume_mounts)
     if parsed.mount_project:
@@ -98,13 +98,28 @@ def k8s_run_config(options: ExecutorOptions, spec: RunSpec) -> dict[str, Any]:
             name = f"kedro-host-path-{index}"
             volumes.append({"name": name, "host_path": {"path": path}})
             mounts.append({"name": name, "mount_path": path})
-    per_step = {}
+    return volumes, mounts
+
+
+def resources_by_op(parsed: K8sOptions, spec: RunSpec) -> dict[str, dict[str, Any]]:
+    """Op name -> the container resources of its node's first tag that ``resources`` names."""
+    found = {}
     for node in spec.nodes:
         for tag in sorted(node.tags):
             if tag in parsed.resources:
-                resources = parsed.resources[tag].config()
-                per_step[node.op_name] = {"container_config": {"resources": resources}}
+                found[node.op_name] = parsed.resources[tag].config()
                 break
+    return found
+
+
+def k8s_run_config(options: ExecutorOptions, spec: RunSpec) -> dict[str, Any]:
+    """dagster-k8s's ``k8s_job_executor`` config; per-node resources come from Kedro tags."""
+    parsed = KIND.parse(options)
+    volumes, mounts = pod_mounts(parsed, spec)
+    per_step = {
+        op_name: {"container_config": {"resources": resources}}
+        for op_name, resources in resources_by_op(parsed, spec).items()
+    }
     config: dict[str, Any] = {
         "job_image": parsed.image,
         "job_namespace": parsed.namespace,
@@ -165,11 +180,10 @@ def k8s_detached_launcher_config(options: ExecutorOptions, spec: RunSpec) -> dic
     return launcher
 
 
-def delete_step_jobs(options: ExecutorOptions, run_id: str) -> int:
+def delete_step_jobs(parsed: K8sOptions, run_id: str) -> int:
     """Delete the Jobs (and their pods) of a run; returns how many Jobs."""
     from kubernetes import client, config
 
-    parsed = KIND.parse(options)
     if parsed.load_incluster_config:
         config.load_incluster_config()
     else:
@@ -243,7 +257,9 @@ class K8sKind(ContainerKind[K8sOptions]):
     ) -> dict[str, Any]:
         return k8s_run_config(options, spec)
 
-    def instance_run_launcher(self, options: ExecutorOptions) -> dict[str, Any] | None:
+    def instance_run_launcher(
+        self, options: ExecutorOptions, spec: RunSpec
+    ) -> dict[str, Any] | None:
         return k8s_run_launcher_config(options)
 
     def run_launcher(
@@ -252,7 +268,7 @@ class K8sKind(ContainerKind[K8sOptions]):
         return k8s_detached_launcher_config(options, spec)
 
     def cleanup(self, options: ExecutorOptions, run_id: str) -> None:
-        delete_step_jobs(options, run_id)
+        delete_step_jobs(self.parse(options), run_id)
 
 
 KIND = K8sKind()

@@ -145,8 +145,9 @@ def validator_checks(
     (:data:`~kedro_dagster_runner.workers.validation_checks.CHECK_NAME`).
 
     Executed from the UI, a check loads the dataset's current data (without the catalog's
-    validation funnel) and applies its validator with Kedro's ``validate_dataset``; failures
-    take the declared severity.
+    validation funnel) and applies its validator with Kedro's ``validate_dataset``, as declared
+    for loads (or for saves, when it is declared for saves only); failures take the declared
+    severity.
     """
     from kedro_dagster_runner.workers.validation_checks import CHECK_NAME
 
@@ -177,7 +178,10 @@ def validator_checks(
 
         for check_key in context.selected_asset_check_keys:
             name = datasets[check_key.asset_key]
-            result = validate_dataset(catalog, name)
+            modes = declared[name].modes
+            mode = "load" if "load" in modes else "save"  # a save-only validator too
+            data = catalog.get(name).load()  # the current data, past the validation funnel
+            result = validate_dataset(catalog, name, data, on=mode)
             severity = declared[name].severity
             yield dagster.AssetCheckResult(
                 asset_key=check_key.asset_key,
@@ -188,7 +192,7 @@ def validator_checks(
                 else dagster.AssetCheckSeverity.ERROR,
                 metadata={
                     "kedro/dataset": name,
-                    "kedro/mode": "load",
+                    "kedro/mode": mode,
                     "kedro/validator": str(result.validator),
                     "status": result.status,
                     **({"message": result.message} if result.message else {}),

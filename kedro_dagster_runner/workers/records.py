@@ -61,8 +61,10 @@ def check_evaluations(outcome: StepOutcome) -> list[AssetCheckEvaluation]:
                 "kedro/validator": check.validator,
                 **({"message": check.message} if check.message else {}),
             },
+            partition=partition,
         )
         for check in outcome.checks
+        for partition in outcome.partitions.get(check.dataset, [None])
     ]
 
 

@@ -18,6 +18,8 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 from kedro_dagster_runner.errors import DuplicateStepError, RunEndedError
@@ -34,6 +36,7 @@ from kedro_dagster_runner.workers.validation_checks import (
 )
 
 if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
     from kedro.pipeline.node import Node
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,6 +68,8 @@ def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
                 nodes = [scoped_node(nodes[0], node_spec, node_spec.partitioned_outputs)]
             store = open_store(spec.handoff_uri) if not runtime.live and spec.handoff_uri else None
             releases = _in_step_releases(spec, nodes) if store is not None else {}
+            if store is not None:  # the context may have taken a while
+                store.refuse_if_ended(f"step '{op_name}'")
             # The driver's thread already has its MLflow run; other processes join it per node.
             mlflow_run_id = None if runtime.live else spec.mlflow_run_id
             read = {name for node in nodes for name in node.inputs}
@@ -72,10 +77,11 @@ def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
             with (
                 attached(mlflow_run_id, spec.mlflow_tracking_uri),
                 recorded_validations(runtime.catalog, read, written) as checks,
+                _released_on_failure(runtime.catalog, releases),
             ):
-                for node in nodes:
+                for index, node in enumerate(nodes):
                     running = node.name
-                    if store is not None:  # the context, or the node before, took a while
+                    if store is not None and index:  # the node before took a while
                         store.refuse_if_ended(f"step '{op_name}'")
                     Task(
                         node=node,
@@ -111,6 +117,21 @@ def run_step(spec: RunSpec, op_name: str) -> StepOutcome:
         partitions=_partitions_touched(node_spec),
         checks=[check for check in checks if check.dataset in persisted],
     )
+
+
+@contextmanager
+def _released_on_failure(
+    catalog: CatalogProtocol, releases: dict[str, list[str]]
+) -> Iterator[None]:
+    """Release a group's in-step datasets when one of its nodes fails: a long-lived worker
+    would keep them until it serves another run."""
+    try:
+        yield
+    except BaseException:
+        for name in {name for names in releases.values() for name in names}:
+            with suppress(Exception):
+                catalog.release(name)
+        raise
 
 
 def _in_step_releases(spec: RunSpec, nodes: list[Node]) -> dict[str, list[str]]:

@@ -53,7 +53,7 @@ class _Recorder:
     """The validations of one catalog, shared by the steps running on it in this process."""
 
     def __init__(self) -> None:
-        self.results: list[ValidationResult] = []
+        self.results: list[tuple[int, ValidationResult]] = []  # (thread, result)
         self.lock = threading.Lock()
         self.users = 0
         self.stop: Callable[[], None] | None = None
@@ -61,21 +61,24 @@ class _Recorder:
     def add(
         self, dataset: str, mode: str, passed: bool, severity: str, validator: str, message: str
     ) -> None:
+        result = ValidationResult(dataset, mode, passed, severity, validator, message)
         with self.lock:
-            self.results.append(
-                ValidationResult(dataset, mode, passed, severity, validator, message)
-            )
+            self.results.append((threading.get_ident(), result))
 
-    def take(self, read: set[str], written: set[str]) -> list[ValidationResult]:
-        """Remove and return the results of loads of ``read`` and saves of ``written``."""
+    def take(self, read: set[str], written: set[str], alone: bool) -> list[ValidationResult]:
+        """Remove and return the results of loads of ``read`` and saves of ``written`` made in
+        this thread; when no other step shares the catalog (``alone``), those made in other
+        threads too (Kedro's ``--async`` loads and saves in threads of its own)."""
+        thread = threading.get_ident()
         with self.lock:
-            mine = [
-                result
-                for result in self.results
-                if result.dataset in (read if result.mode == "load" else written)
-            ]
-            for result in mine:
-                self.results.remove(result)
+            mine, kept = [], []
+            for made_in, result in self.results:
+                ours = result.dataset in (read if result.mode == "load" else written)
+                if ours and (alone or made_in == thread):
+                    mine.append(result)
+                else:
+                    kept.append((made_in, result))
+            self.results = kept
             return mine
 
 
@@ -98,7 +101,7 @@ def recorded_validations(
         recorder = _RECORDERS.get(id(catalog))
         if recorder is None:
             recorder = _Recorder()
-            recorder.stop = _compat.watch_validation(catalog, recorder.add)
+            recorder.stop = _compat.watch_validation(catalog, recorder.add, read | written)
             if recorder.stop is not None:  # None: no validator declared, nothing to record
                 _RECORDERS[id(catalog)] = recorder
         if recorder.stop is not None:
@@ -109,7 +112,9 @@ def recorded_validations(
     try:
         yield found
     finally:
-        found.extend(recorder.take(read, written))
+        with _RECORDERS_LOCK:
+            alone = recorder.users == 1
+        found.extend(recorder.take(read, written, alone))
         with _RECORDERS_LOCK:
             recorder.users -= 1
             if recorder.users == 0:
