@@ -411,7 +411,7 @@ def test_celery_k8s_workers_run_each_node_as_a_job_on_the_emulated_api(
         broker=f"{redis_url}/6", backend=f"{redis_url}/7", default_queue=queue_name,
         job_wait_timeout=300,
     )  # fmt: skip
-    config["executors"] = {"fleet": {"celery_k8s": entry}}
+    config["executors"]["fleet"] = {"celery_k8s": entry}
     config["runner"]["executor"] = "fleet"
     path.write_text(yaml.safe_dump(config))
     env = {**worker_env, "DAGSTER_PG_PASSWORD": "trust-auth"}
