@@ -28,8 +28,10 @@ from kedro_projects import (  # the shared helpers live in tests/
     EXAMPLE_PROJECT,
     KedroRunner,
     copy_project,
-    demo_project,  # noqa: F401 - fixtures shared with tests/
+    dagster_home,  # noqa: F401 - fixtures shared with tests/
+    demo_project,  # noqa: F401
     example_project,  # noqa: F401
+    kedro_demo,  # noqa: F401
     kedro_runner,
 )
 

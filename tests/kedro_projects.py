@@ -205,3 +205,13 @@ def example_project(tmp_path: Path) -> Path:
 def kedro_example(example_project: Path, tmp_path: Path) -> KedroRunner:
     """Run `kedro run ARGS` in a fresh copy of the example project."""
     return kedro_runner(example_project, tmp_path)
+
+
+@pytest.fixture
+def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A persistent, empty Dagster instance for the test (``runner.instance: dagster_home``)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home

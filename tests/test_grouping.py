@@ -3,13 +3,8 @@ order in one process, in-memory data between them kept in that process."""
 
 from __future__ import annotations
 
-from collections import Counter
-from pathlib import Path
-
 import pytest
-import yaml
 from kedro.pipeline import Pipeline, node
-from kedro_projects import PIPELINES_OPTION, RUNNER, KedroRunner, persisted_outputs
 
 from kedro_dagster_runner.config import resolve_config
 from kedro_dagster_runner.errors import ConfigError, GroupingError
@@ -168,55 +163,6 @@ def test_a_group_is_one_op_carrying_its_nodes() -> None:
     assert sorted(defn.name for defn in upstream) == ["total", "total2"]
     assert spec.node_count == 6
     assert RunSpec.from_json(spec.to_json()) == spec
-
-
-def _configure(project: Path, **runner: str) -> None:
-    path = project / "conf" / "base" / "dagster.yml"
-    config = yaml.safe_load(path.read_text()) or {}
-    config.setdefault("runner", {}).update(runner)
-    path.write_text(yaml.safe_dump(config))
-
-
-def test_grouped_nodes_run_in_one_worker_with_their_memory_data_and_outputs_match_kedro(
-    kedro_demo: KedroRunner, demo_project: Path
-) -> None:
-    expected_run = kedro_demo()  # Kedro's SequentialRunner
-    assert expected_run.returncode == 0, expected_run.output
-    expected = persisted_outputs(demo_project)
-    _configure(demo_project, executor="multiprocess", group_nodes="namespace")
-
-    run = kedro_demo("--runner", RUNNER)
-
-    assert run.returncode == 0, run.output
-    assert persisted_outputs(demo_project) == expected
-    starts = {call["node"]: call["pid"] for call in run.calls("before_node_run")}
-    assert Counter(call["node"] for call in run.calls("before_node_run")) == Counter(
-        call["node"] for call in expected_run.calls("before_node_run")
-    )
-    assert starts["first.shift"] == starts["first.sum"] != run.driver_pid
-    assert starts["second.shift"] == starts["second.sum"]
-    output = " ".join(run.output.split())
-    # the namespace's shifted data stays in the worker's memory, never in the run's store
-    assert "Saving data to first.shifted (MemoryDataset)" in output
-    assert "Saving data to first.shifted (HandoffDataset)" not in output
-    assert "Completed 8 out of 8 tasks" in output
-
-
-def test_a_failing_node_of_a_group_fails_the_run_with_its_own_error(
-    kedro_demo: KedroRunner, demo_project: Path
-) -> None:
-    _configure(demo_project, executor="multiprocess", group_nodes="memory_chains")
-
-    run = kedro_demo("--runner", RUNNER, PIPELINES_OPTION, "failing")
-
-    assert run.returncode != 0
-    assert run.output.rstrip().endswith("ValueError: explode refused 8 values")
-    (node_error,) = run.calls("on_node_error")
-    assert node_error["node"] == "explode"
-    assert run.nodes_run() == ["double_partial", "explode"]  # after_explode never started
-    output = " ".join(run.output.split())
-    assert "Node 'explode' of group 'chain_explode' raised in process" in output
-    assert len(run.calls("on_pipeline_error")) == 1
 
 
 def test_a_retried_group_writing_versioned_data_is_refused() -> None:
