@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -161,8 +161,7 @@ def _step_containers(kedro_run_id: str | None = None) -> set[str]:
 def test_docker_executor_runs_each_node_in_a_container(
     project_image: str, postgres_db: str, tmp_path: Path
 ) -> None:
-    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
-    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    expected = _sequential_outputs(tmp_path)
     project = _docker_executor_project(
         EXAMPLE_PROJECT, tmp_path / "docker", project_image, postgres_db, tmp_path
     )
@@ -173,7 +172,7 @@ def test_docker_executor_runs_each_node_in_a_container(
     )
 
     assert result.returncode == 0, result.output
-    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    assert persisted_outputs(project) == expected
     assert _step_containers() <= before  # dagster-docker leaves them; the runner removes them
 
 
@@ -207,6 +206,22 @@ def test_docker_executor_hooks_fire_in_containers_and_failures_are_clean(
     assert _step_containers(result.run_id) == _step_containers(failed.run_id) == set()
 
 
+def _sequential_outputs(tmp_path: Path) -> dict[str, bytes]:
+    """What Kedro's SequentialRunner writes for the example project, on the host."""
+    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
+    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    return persisted_outputs(reference_project)
+
+
+def _edit_dagster_yml(project: Path, edit: Callable[[dict], None]) -> None:
+    import yaml
+
+    path = project / "conf" / "base" / "dagster.yml"
+    config = yaml.safe_load(path.read_text()) if path.exists() else {}
+    edit(config)
+    path.write_text(yaml.safe_dump(config))
+
+
 def _containers_created(kedro_run_id: str, since: float) -> int:
     """How many step containers the Docker engine created for one Kedro run since ``since``
     (the runner removes them after the run; the engine's events keep the count)."""
@@ -222,17 +237,12 @@ def test_grouped_nodes_take_one_container_per_group(
 ) -> None:
     """The example's 9 nodes: 3 of data processing, and 3 in each of two modelling namespaces
     joined by in-memory splits. Grouped, each namespace is one container: 5 instead of 9."""
-    import yaml
 
-    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
-    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    expected = _sequential_outputs(tmp_path)
     project = _docker_executor_project(
         EXAMPLE_PROJECT, tmp_path / "docker", project_image, postgres_db, tmp_path
     )
-    path = project / "conf" / "base" / "dagster.yml"
-    config = yaml.safe_load(path.read_text())
-    config["runner"]["group_nodes"] = strategy
-    path.write_text(yaml.safe_dump(config))
+    _edit_dagster_yml(project, lambda config: config["runner"].update(group_nodes=strategy))
     since = time.time() - 1
 
     result = kedro_runner(project, tmp_path)(
@@ -240,7 +250,7 @@ def test_grouped_nodes_take_one_container_per_group(
     )
 
     assert result.returncode == 0, result.output
-    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    assert persisted_outputs(project) == expected
     assert _containers_created(_save_version(project), since) == 5
     assert "Completed 9 out of 9 tasks" in " ".join(result.output.split())
 
@@ -256,11 +266,9 @@ def test_celery_docker_workers_start_a_container_per_node(
 ) -> None:
     """kind celery_docker: `dagster-celery worker start -A dagster_celery_docker.app` workers on
     Redis take each node as a task and run it in a container of the project image."""
-    import yaml
     from conftest import start_dagster_celery_worker
 
-    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
-    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    expected = _sequential_outputs(tmp_path)
     project = copy_project(EXAMPLE_PROJECT, tmp_path / "celery_docker")
     entry = {
         "broker": f"{redis_url}/4",
@@ -268,11 +276,12 @@ def test_celery_docker_workers_start_a_container_per_node(
         "default_queue": queue_name,
         "docker": {"image": project_image, "env_vars": ["DAGSTER_PG_PASSWORD"]},
     }
-    path = project / "conf" / "base" / "dagster.yml"
-    config = yaml.safe_load(path.read_text()) if path.exists() else {}
-    config.setdefault("executors", {})["fleet"] = {"celery_docker": entry}
-    config["runner"] = {"executor": "fleet", "instance": {"postgres": {"db_name": postgres_db}}}
-    path.write_text(yaml.safe_dump(config))
+
+    def use_the_fleet(config: dict) -> None:
+        config.setdefault("executors", {})["fleet"] = {"celery_docker": entry}
+        config["runner"] = {"executor": "fleet", "instance": {"postgres": {"db_name": postgres_db}}}
+
+    _edit_dagster_yml(project, use_the_fleet)
     env = {**worker_env, "DAGSTER_PG_PASSWORD": "trust-auth"}
     worker = start_dagster_celery_worker(
         project, entry, env, tmp_path / "celery-docker-worker.log",
@@ -285,7 +294,7 @@ def test_celery_docker_workers_start_a_container_per_node(
         worker.stop()
 
     assert result.returncode == 0, result.output + worker.output()
-    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    assert persisted_outputs(project) == expected
     run_id = _save_version(project)
     assert _containers_created(run_id, since) == 9  # one per node, started by the worker
     assert _step_containers(run_id) == set()
@@ -316,8 +325,7 @@ def _jobs_left(project: Path) -> list[str]:
 def test_k8s_executor_runs_nodes_as_jobs_on_the_emulated_api(
     project_image: str, postgres_db: str, emulator, tmp_path: Path
 ) -> None:
-    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
-    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    expected = _sequential_outputs(tmp_path)
     project = _k8s_project(EXAMPLE_PROJECT, tmp_path / "k8s", project_image, postgres_db, emulator)
 
     result = kedro_runner(project, tmp_path)(
@@ -325,7 +333,7 @@ def test_k8s_executor_runs_nodes_as_jobs_on_the_emulated_api(
     )
 
     assert result.returncode == 0, result.output
-    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    assert persisted_outputs(project) == expected
     assert len(emulator.validated_jobs) == 9  # one strictly schema-checked Job per node
     assert _jobs_left(project) == []
 
@@ -334,8 +342,7 @@ def test_k8s_executor_runs_nodes_as_jobs_on_the_emulated_api(
 def test_grouped_nodes_take_one_pod_per_group_on_the_emulated_api(
     project_image: str, postgres_db: str, emulator, tmp_path: Path
 ) -> None:
-    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
-    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    expected = _sequential_outputs(tmp_path)
     project = _k8s_project(
         EXAMPLE_PROJECT, tmp_path / "k8s", project_image, postgres_db, emulator,
         runner={"group_nodes": "namespace"},
@@ -346,7 +353,7 @@ def test_grouped_nodes_take_one_pod_per_group_on_the_emulated_api(
     )
 
     assert result.returncode == 0, result.output
-    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    assert persisted_outputs(project) == expected
     assert len(emulator.validated_jobs) == 5  # 3 nodes + 2 namespaces, instead of 9 Jobs
     assert _jobs_left(project) == []
 
@@ -392,28 +399,26 @@ def test_celery_k8s_workers_run_each_node_as_a_job_on_the_emulated_api(
     """kind celery_k8s: `dagster-celery worker start -A dagster_celery_k8s.app` workers on Redis
     create a Kubernetes Job per node (on the project's emulator of the API), with the
     CeleryK8sRunLauncher on the run's instance as dagster-celery-k8s requires."""
-    import yaml
     from conftest import start_dagster_celery_worker
 
-    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
-    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    expected = _sequential_outputs(tmp_path)
     project = _k8s_project(
         EXAMPLE_PROJECT, tmp_path / "celery_k8s", project_image, postgres_db, emulator
     )
-    path = project / "conf" / "base" / "dagster.yml"
-    config = yaml.safe_load(path.read_text())
     entry = {
-        key: value
-        for key, value in config["executors"]["cluster"]["k8s"].items()
-        if key not in ("env_vars", "max_concurrent")  # the workers create the Jobs
-    }
-    entry.update(
-        broker=f"{redis_url}/6", backend=f"{redis_url}/7", default_queue=queue_name,
-        job_wait_timeout=300,
-    )  # fmt: skip
-    config["executors"]["fleet"] = {"celery_k8s": entry}
-    config["runner"]["executor"] = "fleet"
-    path.write_text(yaml.safe_dump(config))
+        "broker": f"{redis_url}/6", "backend": f"{redis_url}/7", "default_queue": queue_name,
+        "job_wait_timeout": 300,
+    }  # fmt: skip
+
+    def use_the_fleet(config: dict) -> None:
+        k8s = config["executors"]["cluster"]["k8s"]
+        entry.update(  # the workers create the Jobs: no variables by name, no max_concurrent
+            {key: value for key, value in k8s.items() if key not in ("env_vars", "max_concurrent")}
+        )
+        config["executors"]["fleet"] = {"celery_k8s": entry}
+        config["runner"]["executor"] = "fleet"
+
+    _edit_dagster_yml(project, use_the_fleet)
     env = {**worker_env, "DAGSTER_PG_PASSWORD": "trust-auth"}
     worker = start_dagster_celery_worker(
         project, entry, env, tmp_path / "celery-k8s-worker.log",
@@ -425,7 +430,7 @@ def test_celery_k8s_workers_run_each_node_as_a_job_on_the_emulated_api(
         worker.stop()
 
     assert result.returncode == 0, result.output + worker.output()
-    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    assert persisted_outputs(project) == expected
     assert len(emulator.validated_jobs) == 9  # one strictly schema-checked Job per node
     assert _jobs_left(project) == []
 
@@ -443,8 +448,7 @@ def test_k8s_cleanup_failure_is_logged_and_the_run_keeps_its_outcome(
 ) -> None:
     """The API refuses to delete the run's Jobs after it succeeded: `kedro run` still exits 0
     with every output written, and warns that the Jobs of that run could not be deleted."""
-    reference_project = copy_project(EXAMPLE_PROJECT, tmp_path / "sequential")
-    assert kedro_runner(reference_project, tmp_path)().returncode == 0
+    expected = _sequential_outputs(tmp_path)
     project = _k8s_project(EXAMPLE_PROJECT, tmp_path / "k8s", project_image, postgres_db, emulator)
     emulator.fail_job_deletes = True  # every DELETE of a Job answers HTTP 500
 
@@ -453,7 +457,7 @@ def test_k8s_cleanup_failure_is_logged_and_the_run_keeps_its_outcome(
     )
 
     assert result.returncode == 0, result.output
-    assert persisted_outputs(project) == persisted_outputs(reference_project)
+    assert persisted_outputs(project) == expected
     run_id = _save_version(project)
     output = " ".join(result.output.split())  # rich wraps long log lines
     assert f"Could not delete the containers or Jobs of run {run_id}: (500)" in output, output

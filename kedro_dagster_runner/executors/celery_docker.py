@@ -33,12 +33,13 @@ from kedro_dagster_runner.executors.base import (
     Adopted,
     ExecutorOptions,
     Extra,
-    InstanceNeed,
-    NodesRun,
     RunContext,
 )
 from kedro_dagster_runner.executors.containers import TELEMETRY_OFF, host_paths
-from kedro_dagster_runner.executors.dagster_celery import DagsterCeleryKind, DagsterCeleryOptions
+from kedro_dagster_runner.executors.dagster_celery import (
+    CeleryContainersKind,
+    DagsterCeleryOptions,
+)
 from kedro_dagster_runner.executors.docker import CONTAINER_LABEL, remove_step_containers
 from kedro_dagster_runner.executors.kedro_dagster_shapes import adopt, split_env_vars
 from kedro_dagster_runner.executors.options import names_only
@@ -98,13 +99,10 @@ class CeleryDockerOptions(DagsterCeleryOptions):
     )
 
 
-class CeleryDockerKind(DagsterCeleryKind):
+class CeleryDockerKind(CeleryContainersKind):
     name = "celery_docker"  # type: ignore[assignment]
     description = "dagster-celery-docker's executor: Celery workers start a container per node"
     options_model = CeleryDockerOptions  # type: ignore[assignment]
-    nodes_run: ClassVar[NodesRun] = NodesRun.REMOTE
-    runs_shipped_pipelines: ClassVar[bool] = False
-    instance_need: ClassVar[InstanceNeed] = InstanceNeed.SHARED
     extra: ClassVar[Extra | None] = Extra("celery-docker", "dagster_celery_docker")
     kedro_dagster_name: ClassVar[str | None] = "celery_docker_executor"
 
@@ -170,9 +168,6 @@ class CeleryDockerKind(DagsterCeleryKind):
             },
         }
         return config
-
-    def variables_passed_by_name(self, options: ExecutorOptions) -> list[str]:
-        return []  # read in the workers' environment, not in kedro run's
 
     def cleanup(self, options: ExecutorOptions, run_id: str) -> None:
         """Containers the run left on this host's engine, if it has one (workers elsewhere

@@ -36,12 +36,13 @@ from kedro_dagster_runner.executors.base import (
     Adopted,
     ExecutorOptions,
     Extra,
-    InstanceNeed,
-    NodesRun,
     RunContext,
 )
 from kedro_dagster_runner.executors.containers import TELEMETRY_OFF
-from kedro_dagster_runner.executors.dagster_celery import DagsterCeleryKind, DagsterCeleryOptions
+from kedro_dagster_runner.executors.dagster_celery import (
+    CeleryContainersKind,
+    DagsterCeleryOptions,
+)
 from kedro_dagster_runner.executors.k8s import (
     K8S_RUN_LABEL,
     K8sOptions,
@@ -82,13 +83,10 @@ class CeleryK8sOptions(K8sOptions, DagsterCeleryOptions):
         return value
 
 
-class CeleryK8sKind(DagsterCeleryKind):
+class CeleryK8sKind(CeleryContainersKind):
     name = "celery_k8s"  # type: ignore[assignment]
     description = "dagster-celery-k8s's executor: Celery workers start a Kubernetes Job per node"
     options_model = CeleryK8sOptions  # type: ignore[assignment]
-    nodes_run: ClassVar[NodesRun] = NodesRun.REMOTE
-    runs_shipped_pipelines: ClassVar[bool] = False
-    instance_need: ClassVar[InstanceNeed] = InstanceNeed.SHARED
     runs_detached: ClassVar[bool] = False  # its executor needs the CeleryK8sRunLauncher
     extra: ClassVar[Extra | None] = Extra("celery-k8s", "dagster_celery_k8s")
     kedro_dagster_name: ClassVar[str | None] = "celery_k8s_job_executor"
@@ -171,9 +169,6 @@ class CeleryK8sKind(DagsterCeleryKind):
             **self._celery_settings(parsed, spec),
         }
         return {"module": "dagster_celery_k8s", "class": "CeleryK8sRunLauncher", "config": config}
-
-    def variables_passed_by_name(self, options: ExecutorOptions) -> list[str]:
-        return []
 
     def cleanup(self, options: ExecutorOptions, run_id: str) -> None:
         delete_step_jobs(self.parse(options), run_id)  # type: ignore[arg-type]

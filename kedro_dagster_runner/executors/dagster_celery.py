@@ -113,6 +113,20 @@ class DagsterCeleryKind(ExecutorKind[DagsterCeleryOptions]):
         return queue_tags(node.tags, parsed.queues, parsed.default_queue)
 
 
+class CeleryContainersKind(DagsterCeleryKind):
+    """A dagster-celery executor whose workers run each step in a container or Kubernetes Job of
+    the project image (dagster-celery-docker's, dagster-celery-k8s's): the steps open the shared
+    instance from their arguments and rebuild the project from its files, and the variables
+    they get come from the workers, not from ``kedro run``."""
+
+    nodes_run: ClassVar[NodesRun] = NodesRun.REMOTE
+    runs_shipped_pipelines: ClassVar[bool] = False
+    instance_need: ClassVar[InstanceNeed] = InstanceNeed.SHARED
+
+    def variables_passed_by_name(self, options: ExecutorOptions) -> list[str]:
+        return []
+
+
 def queue_tags(
     tags: list[str], queues: dict[str, str] | None, default_queue: str | None = None
 ) -> dict[str, str]:
