@@ -18,14 +18,19 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _evaluations(home: Path) -> list[tuple[str, str, bool, str]]:
+def _evaluations(home: Path) -> list[tuple[str, str, bool, str, str]]:
     import dagster
 
     instance = dagster.DagsterInstance.from_config(str(home))
     try:
-        records = instance.get_event_records(
-            dagster.EventRecordsFilter(dagster.DagsterEventType.ASSET_CHECK_EVALUATION)
-        )
+        check_evaluation = dagster.DagsterEventType.ASSET_CHECK_EVALUATION
+        records = [
+            record
+            for run in instance.get_run_records()
+            for record in instance.get_records_for_run(
+                run.dagster_run.run_id, of_type=check_evaluation
+            ).records
+        ]
         found = []
         for record in sorted(records, key=lambda r: r.storage_id):
             evaluation = record.event_log_entry.dagster_event.asset_check_evaluation_data
