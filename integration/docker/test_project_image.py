@@ -26,12 +26,13 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(HERE))
 
-from conftest import k8s_project  # noqa: E402
+from conftest import k8s_project, start_dagster_celery_worker  # noqa: E402
 from harness import containers_created, containers_with_label, ensure_engine  # noqa: E402
 from kedro_projects import (  # noqa: E402
     EXAMPLE_PROJECT,
     RUNNER,
     VERSION,
+    KedroRun,
     copy_project,
     kedro_runner,
     persisted_outputs,
@@ -222,6 +223,20 @@ def _edit_dagster_yml(project: Path, edit: Callable[[dict], None]) -> None:
     path.write_text(yaml.safe_dump(config))
 
 
+def _run_with_a_dagster_celery_worker(
+    project: Path, entry: dict, kind: str, worker_env: dict[str, str]
+) -> tuple[KedroRun, str]:
+    """`kedro run` of ``project`` while a `dagster-celery worker start -A dagster_<kind>.app`
+    worker serves the executor ``entry``; the run and the worker's log."""
+    env = {**worker_env, "DAGSTER_PG_PASSWORD": "trust-auth"}
+    log = project.parent / f"{kind}-worker.log"
+    worker = start_dagster_celery_worker(project, entry, env, log, f"dagster_{kind}.app", kind)
+    try:
+        return kedro_runner(project, project.parent)("--runner", RUNNER, env=env), worker.output()
+    finally:
+        worker.stop()
+
+
 def _containers_created(kedro_run_id: str, since: float) -> int:
     """How many step containers the Docker engine created for one Kedro run since ``since``
     (the runner removes them after the run; the engine's events keep the count)."""
@@ -266,8 +281,6 @@ def test_celery_docker_workers_start_a_container_per_node(
 ) -> None:
     """kind celery_docker: `dagster-celery worker start -A dagster_celery_docker.app` workers on
     Redis take each node as a task and run it in a container of the project image."""
-    from conftest import start_dagster_celery_worker
-
     expected = _sequential_outputs(tmp_path)
     project = copy_project(EXAMPLE_PROJECT, tmp_path / "celery_docker")
     entry = {
@@ -282,23 +295,18 @@ def test_celery_docker_workers_start_a_container_per_node(
         config["runner"] = {"executor": "fleet", "instance": {"postgres": {"db_name": postgres_db}}}
 
     _edit_dagster_yml(project, use_the_fleet)
-    env = {**worker_env, "DAGSTER_PG_PASSWORD": "trust-auth"}
-    worker = start_dagster_celery_worker(
-        project, entry, env, tmp_path / "celery-docker-worker.log",
-        app="dagster_celery_docker.app", kind="celery_docker",
-    )  # fmt: skip
     since = time.time() - 1
-    try:
-        result = kedro_runner(project, tmp_path)("--runner", RUNNER, env=env)
-    finally:
-        worker.stop()
 
-    assert result.returncode == 0, result.output + worker.output()
+    result, worker_log = _run_with_a_dagster_celery_worker(
+        project, entry, "celery_docker", worker_env
+    )
+
+    assert result.returncode == 0, result.output + worker_log
     assert persisted_outputs(project) == expected
     run_id = _save_version(project)
     assert _containers_created(run_id, since) == 9  # one per node, started by the worker
     assert _step_containers(run_id) == set()
-    assert "execute_step_docker" in worker.output()
+    assert "execute_step_docker" in worker_log
 
 
 def _k8s_project(
@@ -399,8 +407,6 @@ def test_celery_k8s_workers_run_each_node_as_a_job_on_the_emulated_api(
     """kind celery_k8s: `dagster-celery worker start -A dagster_celery_k8s.app` workers on Redis
     create a Kubernetes Job per node (on the project's emulator of the API), with the
     CeleryK8sRunLauncher on the run's instance as dagster-celery-k8s requires."""
-    from conftest import start_dagster_celery_worker
-
     expected = _sequential_outputs(tmp_path)
     project = _k8s_project(
         EXAMPLE_PROJECT, tmp_path / "celery_k8s", project_image, postgres_db, emulator
@@ -419,17 +425,10 @@ def test_celery_k8s_workers_run_each_node_as_a_job_on_the_emulated_api(
         config["runner"]["executor"] = "fleet"
 
     _edit_dagster_yml(project, use_the_fleet)
-    env = {**worker_env, "DAGSTER_PG_PASSWORD": "trust-auth"}
-    worker = start_dagster_celery_worker(
-        project, entry, env, tmp_path / "celery-k8s-worker.log",
-        app="dagster_celery_k8s.app", kind="celery_k8s",
-    )  # fmt: skip
-    try:
-        result = kedro_runner(project, tmp_path)("--runner", RUNNER, env=env)
-    finally:
-        worker.stop()
 
-    assert result.returncode == 0, result.output + worker.output()
+    result, worker_log = _run_with_a_dagster_celery_worker(project, entry, "celery_k8s", worker_env)
+
+    assert result.returncode == 0, result.output + worker_log
     assert persisted_outputs(project) == expected
     assert len(emulator.validated_jobs) == 9  # one strictly schema-checked Job per node
     assert _jobs_left(project) == []
