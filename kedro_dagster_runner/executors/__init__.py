@@ -88,28 +88,15 @@ def kind_named(name: str) -> ExecutorKind[Any]:
     return KINDS[name] if name in KINDS else _INTERNAL[name]
 
 
-_WITHOUT_A_KIND: dict[str, str] = {}
-"""kedro-dagster's executor keys no kind runs, with why (none since celery_k8s was added; the
-mechanism stays for keys kedro-dagster adds)."""
-
 KEDRO_DAGSTER_NAMES: Mapping[str, str] = MappingProxyType(
-    {
-        **{
-            kind.kedro_dagster_name: name
-            for name, kind in _REGISTRY.items()
-            if kind.kedro_dagster_name
-        },
-        **{name: "" for name in _WITHOUT_A_KIND},
-    }
+    {kind.kedro_dagster_name: name for name, kind in _REGISTRY.items() if kind.kedro_dagster_name}
 )
-"""kedro-dagster's executor keys in ``dagster.yml`` -> the kind that reads them (``""`` for
-the keys read but not runnable)."""
+"""kedro-dagster's executor keys in ``dagster.yml`` -> the kind that reads them."""
 
 
 def adopt_entry(key: str, options: Mapping[str, Any]) -> tuple[str, Adopted]:
     """The kind and options of an executor entry under one of kedro-dagster's keys
-    (:data:`KEDRO_DAGSTER_NAMES`); an entry no kind can run comes back with its refusal."""
+    (:data:`KEDRO_DAGSTER_NAMES`); an entry the kind cannot run as written comes back with its
+    refusal."""
     name = KEDRO_DAGSTER_NAMES[key]
-    if not name:
-        return key, Adopted(dict(options), refusal=_WITHOUT_A_KIND[key])
     return name, _REGISTRY[name].adopt_kedro_dagster(options)

@@ -124,17 +124,17 @@ class CeleryDockerKind(CeleryContainersKind):
             refusal = refusal or f"networks: one network only, got {', '.join(networks)}"
         elif networks:
             docker["network"] = networks[0]
-        ignored = {}
-        if options.get("registry") is not None or docker.pop("registry", None) is not None:
-            ignored["registry"] = "images are not pulled: load the image on the workers' host"
+        not_pulled = "images are not pulled: load the image on the workers' host"
+        nested = {"docker.registry": not_pulled} if docker.pop("registry", None) else None
         if not docker.get("image"):
             refusal = refusal or "image: the celery_docker executor needs the project image"
         return adopt(
             options,
             handled=("docker", "image", "network", "networks", "env_vars", "container_kwargs"),
-            ignored={"registry": ignored["registry"]} if ignored else None,
+            ignored={"registry": not_pulled},
             refusal=refusal,
             extra={"docker": docker},
+            nested_ignored=nested,
         )
 
     def executor_definition(self, spec: RunSpec) -> ExecutorDefinition:

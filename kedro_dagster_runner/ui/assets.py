@@ -15,7 +15,7 @@ import dagster
 from kedro_dagster_runner import _compat
 from kedro_dagster_runner.naming import asset_key_path, dagster_name, strip_transcoding
 from kedro_dagster_runner.partitions.fanout import loaded_dataset_type
-from kedro_dagster_runner.workers.handoff import is_parameter, needs_handoff
+from kedro_dagster_runner.workers.handoff import is_parameter, needs_handoff, persisted_datasets
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -154,8 +154,8 @@ def validator_checks(
     declared = _compat.declared_validators(catalog)
     persisted = {
         strip_transcoding(name): name
-        for name in sorted(pipeline.datasets())
-        if name in declared and not is_parameter(name) and not needs_handoff(name, catalog)
+        for name in persisted_datasets(pipeline, catalog)
+        if name in declared
     }
     if not persisted:
         return []

@@ -2,9 +2,9 @@
 
 Both executor paths use it: the op of Dagster's stock executors (:func:`kedro_dagster_runner.job`)
 yields :func:`asset_records` and :func:`check_evaluations` and writes :func:`write_node_logs`
-through the op's context; the
-package's own orchestrator (:mod:`kedro_dagster_runner.executors.kedro_executor`) wraps the same
-records in events of the step.
+through the op's context; the package's own orchestrator
+(:mod:`kedro_dagster_runner.executors.kedro_executor`) wraps the same records in events of the
+step.
 """
 
 from __future__ import annotations
