@@ -292,8 +292,8 @@ def run_phases(scratch: Path, project: Project, repeats: int, timeout: float) ->
             if child.status != "ok" or child.result.get("check") != "ok":
                 phases[runner] = {"status": child.status, "check": child.result.get("check")}
                 break
-            seconds = child.result["phases_s"]  # [[phase, seconds], ...] in order
-            if best is None or sum(s for _, s in seconds) < sum(s for _, s in best):
+            seconds = child.result["phases_s"]  # [[phase, seconds, gc seconds], ...]
+            if best is None or sum(e[1] for e in seconds) < sum(e[1] for e in best):
                 best = seconds
         else:
             phases[runner] = best

@@ -82,6 +82,7 @@ __all__ = [  # the Dagster symbols resolve lazily through __getattr__
     "dataset_version",
     "dataset_versioned_path",
     "default_loggers",
+    "import_instance_storage",
     "is_ephemeral",
     "log_to_event_log",
     "mlflow_active_run_stack",
@@ -128,6 +129,10 @@ DAGSTER_SYMBOLS: Mapping[str, str] = {
     ),
     "WorkerStatus": "dagster._core.launcher:WorkerStatus",
     "DefaultRunCoordinator": "dagster._core.run_coordinator:DefaultRunCoordinator",
+    # the storage base classes DagsterInstance.__init__ imports whatever storage it is given
+    "EventLogStorage": "dagster._core.storage.event_log:EventLogStorage",
+    "RunStorage": "dagster._core.storage.runs:RunStorage",
+    "ScheduleStorage": "dagster._core.storage.schedules:ScheduleStorage",
     "DagsterLogHandler": "dagster._core.log_manager:DagsterLogHandler",
     # not used at run time: tests/test_naming.py checks naming.RESERVED_NAMES covers it
     "DISALLOWED_NAMES": "dagster._core.definitions.utils:DISALLOWED_NAMES",
@@ -175,6 +180,13 @@ def __getattr__(name: str) -> Any:
     value = resolve(target)
     globals()[name] = value  # resolved once
     return value
+
+
+def import_instance_storage() -> None:
+    """Import Dagster and the storage packages every ``DagsterInstance`` imports, whatever
+    storage it is given (SQLAlchemy and alembic among them)."""
+    for name in ("EventLogStorage", "RunStorage", "ScheduleStorage"):
+        resolve(DAGSTER_SYMBOLS[name])
 
 
 def class_path(name: str) -> tuple[str, str]:

@@ -23,6 +23,7 @@ from kedro_dagster_runner.config import (
     resolve_config,
 )
 from kedro_dagster_runner.deploy.instance import provide_instance_secrets
+from kedro_dagster_runner.driver.collector import paused_for_imports
 from kedro_dagster_runner.driver.execution import (
     AttachedRun,
     DetachedRun,
@@ -113,6 +114,18 @@ class DagsterRunner(AbstractRunner):
         The configuration is resolved here, before Kedro checks the pipeline's inputs, so that a
         bad dagster.yml fails before anything else.
         """
+        with paused_for_imports():  # until Dagster is imported (driver/collector.py)
+            return self._run_from_session(pipeline, catalog, hook_manager, run_id, **kwargs)
+
+    def _run_from_session(
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        hook_manager: PluginManager | None,
+        run_id: str | None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """:meth:`run` with the collector paused for the set-up."""
         driver = session_capture.for_run(run_id)
         if driver is None and run_id is not None:
             self._logger.warning(

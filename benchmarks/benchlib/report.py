@@ -189,15 +189,24 @@ def rss_growth(configs: list[Config], size: int) -> dict[str, float]:
 
 def phases_table(phases: dict[str, Any]) -> str:
     """Seconds per phase of one small run, a column per runner (benchlib/child_phases.py:
-    ``[[phase, seconds], ...]`` in the order they ran), with each runner's total and its extra
-    over SequentialRunner's total."""
-    measured = {runner: dict(p) for runner, p in phases.items() if isinstance(p, list)}
+    ``[[phase, seconds, collector seconds], ...]`` in the order they ran), with each runner's
+    total, its extra over SequentialRunner's total and the garbage collector's share."""
+    measured = {
+        runner: {entry[0]: entry[1] for entry in p}
+        for runner, p in phases.items()
+        if isinstance(p, list)
+    }
+    collected = {
+        runner: sum(entry[2] for entry in p if len(entry) > 2)
+        for runner, p in phases.items()
+        if isinstance(p, list)
+    }
     failed = [f"- {runner}: {p}" for runner, p in phases.items() if not isinstance(p, list)]
     if not measured:
         return "\n".join(failed) or "not measured"
     names: list[str] = []
     for runner in sorted(measured, key=lambda r: -len(measured[r])):
-        names += [name for name, _ in phases[runner] if name not in names]
+        names += [entry[0] for entry in phases[runner] if entry[0] not in names]
     runners = list(measured)
     header = "| phase | " + " | ".join(LABELS.get(r, r) for r in runners) + " |"
     rule = "| --- | " + " | ".join("---:" for _ in runners) + " |"
@@ -211,6 +220,11 @@ def phases_table(phases: dict[str, Any]) -> str:
         base = totals["SequentialRunner"]
         extras = " | ".join(f"+{totals[r] - base:.2f}" for r in runners)
         rows.append(f"| extra over SequentialRunner | {extras} |")
+    rows.append(
+        "| of the total: Python's garbage collector | "
+        + " | ".join(_fmt(collected[r]) for r in runners)
+        + " |"
+    )
     return "\n".join([header, rule, *rows, *failed])
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedro_dagster_runner import _compat, leftovers
 from kedro_dagster_runner.deploy.instance import instance_env_names, open_instance, run_url
+from kedro_dagster_runner.driver import collector
 from kedro_dagster_runner.driver.progress import RunProgress
 from kedro_dagster_runner.environment import exported
 from kedro_dagster_runner.executors import InstanceNeed, RunContext, kind_named
@@ -131,6 +132,7 @@ class RunPath(ABC):
         return nullcontext()
 
     def _run_warm(self) -> RunOutcome | None:
+        collector.imports_done()
         job = self._job()
         try:
             with open_instance(
