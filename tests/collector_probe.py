@@ -19,7 +19,12 @@ from kedro_dagster_runner.errors import ConfigError
 
 def collector_state(seed: int) -> dict[str, Any]:
     """A node: the collector as the process running it sees it."""
-    return {"enabled": gc.isenabled(), "pid": os.getpid(), "seed": seed}
+    return {
+        "enabled": gc.isenabled(),
+        "frozen": gc.get_freeze_count(),
+        "pid": os.getpid(),
+        "seed": seed,
+    }
 
 
 def _run(**runner_params: Any) -> dict[str, Any]:

@@ -35,10 +35,12 @@ def test_nodes_run_with_the_collector_on_and_the_first_run_freezes_its_set_up(
 
     # a refused dagster.yml: the collector is back on and nothing is frozen
     assert report["refused"] == {"enabled": True, "frozen": 0}
-    # first run: the pool forked during the pause, yet its worker collects
+    # first run: the pool forked during the pause, yet its worker collects, all but what it
+    # inherited from the driver
     multiprocess = report["multiprocess"]
     assert multiprocess["node"]["pid"] != report["driver_pid"]
     assert multiprocess["node"]["enabled"] is True
+    assert multiprocess["node"]["frozen"] > 10_000
     assert multiprocess["node"]["seed"] == 7
     assert multiprocess["after"]["enabled"] is True
     assert multiprocess["after"]["frozen"] > 100_000  # Dagster's imports, out of collection
@@ -46,6 +48,7 @@ def test_nodes_run_with_the_collector_on_and_the_first_run_freezes_its_set_up(
     in_process = report["in_process"]
     assert in_process["node"]["pid"] == report["driver_pid"]
     assert in_process["node"]["enabled"] is True
+    assert in_process["node"]["frozen"] == 0
     assert in_process["after"] == {"enabled": True, "frozen": 0}
 
 

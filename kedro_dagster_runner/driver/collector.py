@@ -19,9 +19,9 @@ So, in a process that has not imported Dagster yet (a ``kedro run``, or a notebo
   collection, and those only until its second run.
 
 A process whose collector is off, or that froze objects of its own, is left as it is. A child
-forked during the pause (the ``multiprocess`` pool forks before the driver imports Dagster) has
-its collector turned back on as it starts. Reference counting frees everything without cycles
-throughout; only cyclic garbage made during the pause waits.
+forked during the pause (the ``multiprocess`` pool forks before the driver imports Dagster)
+freezes what it inherited and turns its collector back on as it starts. Reference counting frees
+everything without cycles throughout; only cyclic garbage made during the pause waits.
 """
 
 from __future__ import annotations
@@ -68,9 +68,11 @@ _STATE = _CollectorState()
 
 def _resume_in_child() -> None:
     """In a forked child: turn the collector back on if it was forked during the pause, with a
-    new lock (the parent's may have been held by one of its other threads)."""
+    new lock (the parent's may have been held by one of its other threads). What the child
+    inherited stays frozen: the parent holds it, and collecting it in the child would only
+    walk it (and copy the pages it touches)."""
     _STATE.lock = threading.Lock()
-    _STATE.resume(freeze=False)
+    _STATE.resume(freeze=True)
 
 
 os.register_at_fork(after_in_child=_resume_in_child)
