@@ -15,8 +15,9 @@ So, in a process that has not imported Dagster yet (a ``kedro run``, or a notebo
   object alive then is frozen (``gc.freeze``), so later collections, and the one at exit, skip
   them, and the collector is turned back on before the job is built and any node runs;
 * the next run of the same process gives the frozen objects back to the collector before it
-  starts, so a process running many runs keeps only the first run's imports and set-up out of
-  collection, and those only until its second run.
+  starts (and pauses nothing: Dagster is imported by then). So what was alive at the first
+  run's freeze, the imports and whatever the process held, is out of collection only until the
+  process's next run, or its end.
 
 A process whose collector is off, or that froze objects of its own, is left as it is. A child
 forked during the pause (the ``multiprocess`` pool forks before the driver imports Dagster)
