@@ -8,6 +8,7 @@ import gc
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from kedro.io import DataCatalog, MemoryDataset
@@ -27,16 +28,17 @@ def collector_state(seed: int) -> dict[str, Any]:
     }
 
 
+def _state() -> dict[str, Any]:
+    return {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+
+
 def _run(**runner_params: Any) -> dict[str, Any]:
     pipeline = Pipeline([node(collector_state, "seed", "state", name="probe")])
     outputs = DagsterRunner(**runner_params).run(pipeline, DataCatalog({"seed": MemoryDataset(7)}))
-    return {
-        "node": outputs["state"].load(),
-        "after": {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()},
-    }
+    return {"node": outputs["state"].load(), "after": _state()}
 
 
-def fresh_process() -> dict[str, Any]:
+def multiprocess_first() -> dict[str, Any]:
     """A refused configuration, then a multiprocess run, then an in-process run."""
     report: dict[str, Any] = {"driver_pid": os.getpid()}
     try:
@@ -45,20 +47,39 @@ def fresh_process() -> dict[str, Any]:
             DataCatalog({"seed": MemoryDataset(7)}),
         )
     except ConfigError:
-        report["refused"] = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+        report["refused"] = _state()
     report["multiprocess"] = _run(executor="multiprocess", start_method="fork")
     report["in_process"] = _run(executor="in_process")
     return report
 
 
-def owned_collector() -> dict[str, Any]:
-    """A process that froze objects and turned its collector off itself."""
+def in_process_first() -> dict[str, Any]:
+    """An in-process run, then the process freezes objects itself, then another run."""
+    report: dict[str, Any] = {"driver_pid": os.getpid(), "first": _run(executor="in_process")}
     gc.freeze()
-    gc.disable()
-    frozen_before = gc.get_freeze_count()
-    return {"frozen_before": frozen_before, "in_process": _run(executor="in_process")}
+    report["frozen_by_process"] = gc.get_freeze_count()
+    report["second"] = _run(executor="in_process")
+    return report
 
+
+def collector_off() -> dict[str, Any]:
+    """A process that turned its collector off."""
+    gc.disable()
+    return {"in_process": _run(executor="in_process")}
+
+
+def objects_frozen() -> dict[str, Any]:
+    """A process that froze objects itself."""
+    gc.freeze()
+    return {"frozen_before": gc.get_freeze_count(), "in_process": _run(executor="in_process")}
+
+
+SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
+    "multiprocess_first": multiprocess_first,
+    "in_process_first": in_process_first,
+    "collector_off": collector_off,
+    "objects_frozen": objects_frozen,
+}
 
 if __name__ == "__main__":
-    scenario = {"fresh": fresh_process, "owned": owned_collector}[sys.argv[1]]
-    print(json.dumps(scenario()))
+    print(json.dumps(SCENARIOS[sys.argv[1]]()))

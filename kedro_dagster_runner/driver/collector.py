@@ -9,8 +9,10 @@ of the imports themselves (``docs/performance.md``).
 
 So, in a process that has not imported Dagster yet (a ``kedro run``, or a notebook's first run):
 
-* :func:`paused_for_imports` pauses the collector for the run's set-up (configuration, plan,
-  dataset classes, the executor's warm-up, then the Dagster imports);
+* :func:`paused_for_imports` pauses the collector for the run's set-up (configuration, Kedro's
+  input checks and dataset warm-up, plan, publishing, the executor's warm-up, then the Dagster
+  imports); no node and no hook runs then, but dataset constructors, ``exists()`` checks and
+  the process's other threads do, with the collector off;
 * :func:`imports_done` ends the pause once Dagster and its instance storage are imported: every
   object alive then is frozen (``gc.freeze``), so later collections, and the one at exit, skip
   them, and the collector is turned back on before the job is built and any node runs;
@@ -19,7 +21,8 @@ So, in a process that has not imported Dagster yet (a ``kedro run``, or a notebo
   run's freeze, the imports and whatever the process held, is out of collection only until the
   process's next run, or its end.
 
-A process whose collector is off, or that froze objects of its own, is left as it is. A child
+A process whose collector is off, or that froze objects of its own, is left as it is; one that
+freezes objects after a run keeps them frozen (the next run gives nothing back). A child
 forked during the pause (the ``multiprocess`` pool forks before the driver imports Dagster)
 freezes what it inherited and turns its collector back on as it starts. Reference counting frees
 everything without cycles throughout; only cyclic garbage made during the pause waits.
@@ -38,29 +41,47 @@ from kedro_dagster_runner import _compat
 
 
 class _CollectorState:
-    """What this module did to the collector of this process (one instance, :data:`_STATE`)."""
+    """What this module did to the collector of this process (one instance, :data:`_STATE`).
+
+    The flags change in an order that keeps every moment safe for a fork from another thread:
+    ``paused`` is set before the collector goes off and cleared after it is back on, so a child
+    forked in between turns it on.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.paused = False
         """True while this module keeps the collector off."""
-        self.frozen = False
-        """True while objects this module froze are in the permanent generation."""
+        self.freeze: tuple[int, int] | None = None
+        """``(pid, gc.get_freeze_count())`` right after this module froze objects, until they
+        are given back."""
+
+    def pause(self) -> None:
+        """Turn the collector off."""
+        self.paused = True
+        gc.disable()
 
     def resume(self, freeze: bool) -> None:
-        """End a pause of this module's (if one is on), freezing what is alive first."""
+        """End a pause of this module's (if one is on), freezing what is alive first; the
+        collector is back on whatever happens (a Ctrl-C included)."""
         if not self.paused:
             return
-        self.paused = False
-        if freeze:
-            gc.freeze()
-            self.frozen = True
-        gc.enable()
+        try:
+            if freeze:
+                gc.freeze()
+                self.freeze = (os.getpid(), gc.get_freeze_count())
+        finally:
+            gc.enable()
+            self.paused = False
 
     def give_back_frozen(self) -> None:
-        """Return the objects an earlier run froze to the collector."""
-        if self.frozen:
-            self.frozen = False
+        """Return the objects an earlier run of this process froze to the collector, unless
+        more were frozen since (by the process itself: they stay as it left them)."""
+        freeze, self.freeze = self.freeze, None
+        if freeze is None:
+            return
+        pid, count = freeze  # frozen objects that are freed leave the count
+        if pid == os.getpid() and gc.get_freeze_count() <= count:
             gc.unfreeze()
 
 
@@ -76,7 +97,8 @@ def _resume_in_child() -> None:
     _STATE.resume(freeze=True)
 
 
-os.register_at_fork(after_in_child=_resume_in_child)
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_resume_in_child)
 
 
 @contextmanager
@@ -96,8 +118,7 @@ def paused_for_imports() -> Iterator[None]:
             and gc.get_freeze_count() == 0
         )
         if pause:
-            gc.disable()
-            _STATE.paused = True
+            _STATE.pause()
     try:
         yield
     finally:
