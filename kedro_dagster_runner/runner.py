@@ -115,9 +115,9 @@ class DagsterRunner(AbstractRunner):
         bad dagster.yml fails before anything else.
         """
         with paused_for_imports():  # until Dagster is imported (driver/collector.py)
-            return self._run_from_session(pipeline, catalog, hook_manager, run_id, **kwargs)
+            return self._resolve_and_run(pipeline, catalog, hook_manager, run_id, **kwargs)
 
-    def _run_from_session(
+    def _resolve_and_run(
         self,
         pipeline: Pipeline,
         catalog: CatalogProtocol,
