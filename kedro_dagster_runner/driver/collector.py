@@ -52,7 +52,7 @@ class _CollectorState:
         self.lock = threading.Lock()
         self.paused = False
         """True while this module keeps the collector off."""
-        self.freeze: tuple[int, int] | None = None
+        self.own_freeze: tuple[int, int] | None = None
         """``(pid, gc.get_freeze_count())`` right after this module froze objects, until they
         are given back."""
 
@@ -69,7 +69,7 @@ class _CollectorState:
         try:
             if freeze:
                 gc.freeze()
-                self.freeze = (os.getpid(), gc.get_freeze_count())
+                self.own_freeze = (os.getpid(), gc.get_freeze_count())
         finally:
             gc.enable()
             self.paused = False
@@ -77,10 +77,10 @@ class _CollectorState:
     def give_back_frozen(self) -> None:
         """Return the objects an earlier run of this process froze to the collector, unless
         more were frozen since (by the process itself: they stay as it left them)."""
-        freeze, self.freeze = self.freeze, None
-        if freeze is None:
+        own_freeze, self.own_freeze = self.own_freeze, None
+        if own_freeze is None:
             return
-        pid, count = freeze  # frozen objects that are freed leave the count
+        pid, count = own_freeze  # frozen objects that are freed leave the count
         if pid == os.getpid() and gc.get_freeze_count() <= count:
             gc.unfreeze()
 
